@@ -50,6 +50,11 @@ def session_from_trust(security):
 
     conf = cfg.CONF
     try:
+        # keystonemiddleware registers these options only when Mistral's API
+        # module is imported; a process that never imports it would fail with
+        # NoSuchOptError instead of reading them. Registering them again is a
+        # no-op.
+        loading.register_auth_conf_options(conf, "keystone_authtoken")
         auth = loading.load_auth_from_conf_options(
             conf,
             "keystone_authtoken",
@@ -63,16 +68,15 @@ def session_from_trust(security):
         )
     except Exception as exc:  # noqa: BLE001 - any loader failure means the same thing
         raise ConnectionError(
-            "The action runs under trust %s but has no service catalog, and Mistral's "
-            "[keystone_authtoken] options do not give a service user to use the trust "
-            "(%s). Set auth_type, auth_url, username and password there."
-            % (security.trust_id, type(exc).__name__)
+            f"The action runs under trust {security.trust_id} but has no service catalog, "
+            "and Mistral's [keystone_authtoken] options do not give a service user to use "
+            f"the trust ({type(exc).__name__}). Set auth_type, auth_url, username and "
+            "password there."
         ) from None
     if auth is None:
         raise ConnectionError(
-            "The action runs under trust %s but has no service catalog, and Mistral's "
-            "[keystone_authtoken] has no auth_type: cannot use the trust."
-            % security.trust_id
+            f"The action runs under trust {security.trust_id} but has no service catalog, "
+            "and Mistral's [keystone_authtoken] has no auth_type: cannot use the trust."
         )
     return ks_session.Session(auth=auth, verify=_verify(security), app_name=APP_NAME)
 
@@ -99,16 +103,14 @@ def get_connection(context=None):
                 "The action context has a token but neither a service catalog nor a "
                 "trust: cannot find the OpenStack endpoints."
             )
-        return openstack.connection.Connection(
-            session=sess, region_name=region, app_name=APP_NAME
-        )
+        return openstack.connection.Connection(session=sess, region_name=region, app_name=APP_NAME)
     cloud = os.environ.get("OS_CLOUD")
     try:
         return openstack.connect(cloud=cloud, app_name=APP_NAME)
     except Exception as exc:  # noqa: BLE001
         raise ConnectionError(
-            "Not running inside Mistral and no usable clouds.yaml entry (OS_CLOUD=%s): %s"
-            % (cloud or "<unset>", exc)
+            "Not running inside Mistral and no usable clouds.yaml entry "
+            f"(OS_CLOUD={cloud or '<unset>'}): {exc}"
         ) from None
 
 

@@ -1,0 +1,346 @@
+"""Every path of ha_actions.connection.get_connection, against mocked HTTP.
+
+No cloud is needed: keystone and heat are requests-mock endpoints and the
+token bodies are built with keystoneauth's own V3Token fixture.
+"""
+
+import json
+
+import pytest
+import requests_mock
+from keystoneauth1 import fixture as ks_fixture
+from mistral_lib.actions.context import ActionContext, ExecutionContext, SecurityContext
+from oslo_config import cfg
+
+from ha_actions import connection
+
+TOKEN = "gAAAAAB-caller-token-do-not-leak"
+TRUST_TOKEN = "gAAAAAB-trust-token-from-service-user"
+KEYSTONE = "https://keystone.example.com/v3"
+HEAT = "https://heat.example.com:8004/v1/p-1234"
+HEAT_INTERNAL = "http://heat-int.example.com:8004/v1/p-1234"
+TRUST_ID = "7e2d0fb2a1b44c4f9d1f3a5b6c7d8e9f"
+
+
+def v3_token(trust_id=None):
+    """A realistic Keystone v3 token response: {'token': {...}} with a catalog."""
+    token = ks_fixture.V3Token(
+        user_id="u-1",
+        user_name="alice",
+        user_domain_id="default",
+        project_id="p-1234",
+        project_name="demo",
+        project_domain_id="default",
+        trust_id=trust_id,
+        trustor_user_id="u-1" if trust_id else None,
+        trustee_user_id="u-mistral" if trust_id else None,
+    )
+    heat = token.add_service("orchestration", name="heat")
+    heat.add_standard_endpoints(public=HEAT, internal=HEAT_INTERNAL, region="RegionOne")
+    ks = token.add_service("identity", name="keystone")
+    ks.add_standard_endpoints(public=KEYSTONE, internal=KEYSTONE, region="RegionOne")
+    return token
+
+
+def make_context(**security):
+    defaults = {
+        "auth_token": TOKEN,
+        "auth_uri": KEYSTONE,
+        "region_name": "RegionOne",
+        "project_id": "p-1234",
+        "project_name": "demo",
+        "user_name": "alice",
+    }
+    defaults.update(security)
+    return ActionContext(
+        SecurityContext(**defaults),
+        ExecutionContext(workflow_execution_id="wf-1", task_execution_id="t-1"),
+    )
+
+
+@pytest.fixture(autouse=True)
+def clean_os_env(monkeypatch, tmp_path):
+    """No OS_* variable or user clouds.yaml from the developer's shell leaks in."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("OS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    # An override that does not exist: openstacksdk then finds no clouds.yaml
+    # unless a test writes one (or /etc/openstack has one; tests that care
+    # write their own file).
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(tmp_path / "absent-clouds.yaml"))
+
+
+def assert_no_token(exc):
+    text = f"{exc} {exc!r}"
+    assert TOKEN not in text
+    assert TRUST_TOKEN not in text
+
+
+def stack_get(mock, base=HEAT):
+    return mock.get(base + "/stacks/web", json={"stack": {"id": "s-1", "stack_name": "web"}})
+
+
+# --- path 1: the caller's token and catalog, reused as they are --------------
+
+
+@pytest.mark.parametrize(
+    "catalog_form",
+    [
+        pytest.param(lambda t: t["token"], id="bare-token-body"),
+        pytest.param(lambda t: {"token": t["token"]}, id="wrapped-token-body"),
+    ],
+)
+def test_token_and_catalog_reused_without_reauthentication(catalog_form):
+    ctx = make_context(service_catalog=catalog_form(v3_token()))
+    with requests_mock.Mocker() as m:
+        get = stack_get(m)
+        conn = connection.get_connection(ctx)
+        resp = conn.orchestration.get("/stacks/web")
+
+    assert resp.json()["stack"]["id"] == "s-1"
+    assert get.call_count == 1
+    assert get.last_request.headers["X-Auth-Token"] == TOKEN
+    assert get.last_request.headers["User-Agent"].startswith(connection.APP_NAME)
+    # Every request went to the catalog's heat endpoint: none to keystone.
+    assert [r.url for r in m.request_history] == [HEAT + "/stacks/web"]
+
+
+def test_token_path_wins_over_trust_when_catalog_present():
+    """Alarm-triggered runs: trust-scoped token *with* catalog must not re-scope."""
+    ctx = make_context(
+        service_catalog=v3_token(trust_id=TRUST_ID)["token"],
+        trust_id=TRUST_ID,
+        is_trust_scoped=True,
+    )
+    with requests_mock.Mocker() as m:
+        get = stack_get(m)
+        connection.get_connection(ctx).orchestration.get("/stacks/web")
+    assert get.last_request.headers["X-Auth-Token"] == TOKEN
+    assert all(not r.url.startswith(KEYSTONE) for r in m.request_history)
+
+
+def test_session_from_token_keeps_tls_settings():
+    catalog = v3_token()["token"]
+    sec = make_context(service_catalog=catalog, insecure=True).security
+    assert connection.session_from_token(sec).verify is False
+    sec = make_context(service_catalog=catalog, auth_cacert="/etc/ssl/ca.pem").security
+    assert connection.session_from_token(sec).verify == "/etc/ssl/ca.pem"
+    sec = make_context(service_catalog=catalog).security
+    assert connection.session_from_token(sec).verify is True
+
+
+def test_session_from_token_auth_ref_is_the_callers():
+    sec = make_context(service_catalog=v3_token()["token"]).security
+    sess = connection.session_from_token(sec)
+    assert sess.get_token() == TOKEN
+    assert sess.get_project_id() == "p-1234"
+    assert (
+        sess.get_endpoint(service_type="orchestration", interface="public", region_name="RegionOne")
+        == HEAT
+    )
+
+
+# --- path 2: trust without catalog (cron / event triggers) -------------------
+
+
+@pytest.fixture
+def mistral_conf(monkeypatch, tmp_path):
+    """A private oslo ConfigOpts standing in for Mistral's cfg.CONF."""
+
+    def _load(keystone_authtoken):
+        conf_file = tmp_path / "mistral.conf"
+        lines = ["[keystone_authtoken]"]
+        lines += [f"{k} = {v}" for k, v in keystone_authtoken.items()]
+        conf_file.write_text("\n".join(lines) + "\n")
+        conf = cfg.ConfigOpts()
+        conf(args=[], project="mistral", default_config_files=[str(conf_file)])
+        monkeypatch.setattr(cfg, "CONF", conf)
+        return conf
+
+    return _load
+
+
+SERVICE_USER = {
+    "auth_type": "password",
+    "auth_url": KEYSTONE,
+    "username": "mistral",
+    "password": "service-password",
+    "user_domain_name": "Default",
+    "project_name": "service",
+    "project_domain_name": "Default",
+}
+
+
+def test_trust_without_catalog_uses_service_user_scoped_to_trust(mistral_conf):
+    mistral_conf(SERVICE_USER)
+    ctx = make_context(service_catalog=None, trust_id=TRUST_ID, is_trust_scoped=True)
+    with requests_mock.Mocker() as m:
+        m.get(KEYSTONE, json=ks_fixture.V3Discovery(KEYSTONE))
+        auth = m.post(
+            KEYSTONE + "/auth/tokens",
+            json=v3_token(trust_id=TRUST_ID),
+            headers={"X-Subject-Token": TRUST_TOKEN},
+            status_code=201,
+        )
+        get = stack_get(m)
+        connection.get_connection(ctx).orchestration.get("/stacks/web")
+
+    body = auth.last_request.json()["auth"]
+    assert body["scope"] == {"OS-TRUST:trust": {"id": TRUST_ID}}
+    assert body["identity"]["password"]["user"]["name"] == "mistral"
+    assert get.last_request.headers["X-Auth-Token"] == TRUST_TOKEN
+
+
+def test_trust_session_without_keystonemiddleware_options(mistral_conf):
+    """The [keystone_authtoken] auth options need not be registered beforehand."""
+    conf = mistral_conf(SERVICE_USER)
+    assert "keystone_authtoken" not in conf  # nothing registered yet
+    sec = make_context(service_catalog=None, trust_id=TRUST_ID).security
+    sess = connection.session_from_trust(sec)
+    with requests_mock.Mocker() as m:
+        m.get(KEYSTONE, json=ks_fixture.V3Discovery(KEYSTONE))
+        auth = m.post(
+            KEYSTONE + "/auth/tokens",
+            json=v3_token(trust_id=TRUST_ID),
+            headers={"X-Subject-Token": TRUST_TOKEN},
+            status_code=201,
+        )
+        assert sess.get_token() == TRUST_TOKEN
+    # Scoped to the trust only: the conf's project_name=service is dropped.
+    assert auth.last_request.json()["auth"]["scope"] == {"OS-TRUST:trust": {"id": TRUST_ID}}
+
+
+def test_trust_without_auth_in_conf_is_a_clear_error(mistral_conf):
+    mistral_conf({"www_authenticate_uri": KEYSTONE})
+    ctx = make_context(service_catalog=None, trust_id=TRUST_ID)
+    with pytest.raises(connection.ConnectionError) as err:
+        connection.get_connection(ctx)
+    assert "[keystone_authtoken]" in str(err.value)
+    assert TRUST_ID in str(err.value)
+    assert_no_token(err.value)
+
+
+def test_trust_with_broken_auth_in_conf_is_a_clear_error(mistral_conf):
+    incomplete = dict(SERVICE_USER)
+    del incomplete["auth_url"]
+    mistral_conf(incomplete)
+    ctx = make_context(service_catalog=None, trust_id=TRUST_ID)
+    with pytest.raises(connection.ConnectionError) as err:
+        connection.get_connection(ctx)
+    assert "[keystone_authtoken]" in str(err.value)
+    assert "service-password" not in str(err.value)
+    assert_no_token(err.value)
+    assert err.value.__cause__ is None
+
+
+# --- token without catalog nor trust ------------------------------------------
+
+
+@pytest.mark.parametrize("catalog", [None, {}], ids=["none", "empty"])
+def test_token_without_catalog_nor_trust_is_a_clear_error(catalog):
+    ctx = make_context(service_catalog=catalog, trust_id=None)
+    with requests_mock.Mocker() as m:
+        with pytest.raises(connection.ConnectionError) as err:
+            connection.get_connection(ctx)
+        assert m.request_history == []
+    assert "neither a service catalog nor a trust" in str(err.value)
+    assert_no_token(err.value)
+
+
+# --- path 3: outside Mistral, clouds.yaml / OS_CLOUD --------------------------
+
+
+@pytest.fixture
+def clouds_yaml(monkeypatch, tmp_path):
+    path = tmp_path / "clouds.yaml"
+    path.write_text(
+        json.dumps(
+            {
+                "clouds": {
+                    "devcloud": {
+                        "auth_type": "v3token",
+                        "auth": {
+                            "auth_url": KEYSTONE,
+                            "token": TOKEN,
+                            "project_id": "p-1234",
+                        },
+                        "region_name": "RegionOne",
+                    }
+                }
+            }
+        )
+    )
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(path))
+    return path
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        pytest.param(None, id="no-context"),
+        pytest.param(ActionContext(None, ExecutionContext()), id="no-security"),
+        pytest.param(make_context(auth_token=None), id="auth-disabled"),
+    ],
+)
+def test_outside_mistral_uses_clouds_yaml(clouds_yaml, monkeypatch, context):
+    monkeypatch.setenv("OS_CLOUD", "devcloud")
+    conn = connection.get_connection(context)
+    assert conn.config.name == "devcloud"
+    assert conn.config.get_region_name() == "RegionOne"
+    assert conn.config.get_auth_args()["auth_url"] == KEYSTONE
+
+
+def test_outside_mistral_single_cloud_without_os_cloud(clouds_yaml):
+    assert connection.get_connection(None).config.name == "devcloud"
+
+
+def test_os_cloud_naming_a_missing_cloud_is_a_clear_error(clouds_yaml, monkeypatch):
+    monkeypatch.setenv("OS_CLOUD", "no-such-cloud")
+    with pytest.raises(connection.ConnectionError) as err:
+        connection.get_connection(None)
+    message = str(err.value)
+    assert "OS_CLOUD=no-such-cloud" in message
+    assert "no-such-cloud was not found" in message
+    assert_no_token(err.value)
+    assert err.value.__cause__ is None
+
+
+def test_broken_cloud_error_does_not_show_its_token(monkeypatch, tmp_path):
+    path = tmp_path / "clouds.yaml"
+    path.write_text(
+        json.dumps({"clouds": {"half": {"auth_type": "v3token", "auth": {"token": TOKEN}}}})
+    )
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(path))
+    monkeypatch.setenv("OS_CLOUD", "half")
+    with pytest.raises(connection.ConnectionError) as err:
+        connection.get_connection(None)
+    assert "auth_url" in str(err.value)
+    assert_no_token(err.value)
+
+
+def test_no_clouds_yaml_at_all_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr("openstack.config.loader.CONFIG_FILES", [])
+    monkeypatch.setattr("openstack.config.loader.SECURE_FILES", [])
+    with pytest.raises(connection.ConnectionError) as err:
+        connection.get_connection(None)
+    assert "OS_CLOUD=<unset>" in str(err.value)
+
+
+# --- the base action ------------------------------------------------------------
+
+
+def test_openstack_action_connect_uses_the_context():
+    class Probe(connection.OpenStackAction):
+        """Probe."""
+
+        def run(self, context):
+            return self.connect(context)
+
+    ctx = make_context(service_catalog=v3_token()["token"])
+    with requests_mock.Mocker() as m:
+        get = stack_get(m)
+        Probe().run(ctx).orchestration.get("/stacks/web")
+    assert get.last_request.headers["X-Auth-Token"] == TOKEN

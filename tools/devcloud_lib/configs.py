@@ -1,0 +1,284 @@
+"""Configuration files of the devcloud's services, as plain dicts rendered to INI.
+
+Everything listens on 127.0.0.1; every service shares one MariaDB, one
+RabbitMQ and one Keystone. Secrets come from the state directory's
+``secrets.json`` and are only ever written into files of mode 0600.
+"""
+
+import os
+
+HOST = "127.0.0.1"
+KEYSTONE = "http://%s:5000" % HOST
+REGION = "RegionOne"
+
+PORTS = {
+    "mariadb": 3306,
+    "epmd": 4369,
+    "rabbitmq": 5672,
+    "keystone": 5000,
+    "heat-api": 8004,
+    "heat-api-cfn": 8000,
+    "placement-api": 8778,
+    "nova-api": 8774,
+    "glance-api": 9292,
+    "cinder-api": 8776,
+    "neutron-fake": 9696,
+    "mistral": 8989,
+}
+
+# Service users created in the "service" project; each gets admin + service.
+SERVICE_USERS = ("heat", "nova", "placement", "glance", "cinder", "mistral", "neutron")
+
+DATABASES = ("keystone", "heat", "nova_api", "nova", "nova_cell0", "placement",
+             "glance", "cinder", "mistral")
+
+
+def render_ini(sections):
+    """INI text from {section: {key: value}}; None values are left out."""
+    lines = []
+    for section, options in sections.items():
+        lines.append("[%s]" % section)
+        for key, value in options.items():
+            if value is None:
+                continue
+            if isinstance(value, bool):
+                value = "true" if value else "false"
+            lines.append("%s = %s" % (key, value))
+        lines.append("")
+    return "\n".join(lines)
+
+
+class Layout:
+    """Where the devcloud keeps things: all below one state directory."""
+
+    def __init__(self, state_dir, venv=None):
+        self.state = os.path.abspath(state_dir)
+        self.venv = venv or os.path.join(self.state, "venv")
+        self.etc = os.path.join(self.state, "etc")
+        self.run = os.path.join(self.state, "run")
+        self.logs = os.path.join(self.state, "logs")
+        self.data = os.path.join(self.state, "data")
+
+    def conf(self, service):
+        name = "glance-api" if service == "glance" else service
+        return os.path.join(self.etc, service, "%s.conf" % name)
+
+    def bin(self, name):
+        return os.path.join(self.venv, "bin", name)
+
+    def venv_etc(self, *parts):
+        return os.path.join(self.venv, "etc", *parts)
+
+
+def _db(secrets, name):
+    return "mysql+pymysql://devcloud:%s@%s/%s?charset=utf8" % (
+        secrets["db_password"], HOST, name)
+
+
+def _authtoken(secrets, user):
+    return {
+        "www_authenticate_uri": KEYSTONE + "/v3",
+        "auth_url": KEYSTONE,
+        "auth_type": "password",
+        "username": user,
+        "password": secrets["service_password"],
+        "project_name": "service",
+        "user_domain_name": "Default",
+        "project_domain_name": "Default",
+        "region_name": REGION,
+        "service_token_roles_required": True,
+    }
+
+
+def _service_auth(secrets, user, **extra):
+    section = {
+        "auth_type": "password",
+        "auth_url": KEYSTONE,
+        "username": user,
+        "password": secrets["service_password"],
+        "project_name": "service",
+        "user_domain_name": "Default",
+        "project_domain_name": "Default",
+        "region_name": REGION,
+    }
+    section.update(extra)
+    return section
+
+
+def _common(secrets):
+    return {
+        "transport_url": "rabbit://guest:guest@%s:5672/" % HOST,
+        "use_stderr": True,
+        "debug": False,
+        "graceful_shutdown_timeout": 5,
+    }
+
+
+def keystone_conf(lay, secrets):
+    return {
+        "DEFAULT": {"use_stderr": True, "debug": False},
+        "database": {"connection": _db(secrets, "keystone")},
+        "token": {"provider": "fernet", "expiration": 14400},
+        "fernet_tokens": {"key_repository": os.path.join(lay.data, "keystone", "fernet-keys")},
+        "fernet_receipts": {"key_repository": os.path.join(lay.data, "keystone", "fernet-keys")},
+        "credential": {"key_repository": os.path.join(lay.data, "keystone", "credential-keys")},
+        "cache": {"enabled": False},
+    }
+
+
+def heat_conf(lay, secrets):
+    default = _common(secrets)
+    default.update({
+        "heat_metadata_server_url": "http://%s:8000" % HOST,
+        "heat_waitcondition_server_url": "http://%s:8000/v1/waitcondition" % HOST,
+        "stack_domain_admin": "heat_domain_admin",
+        "stack_domain_admin_password": secrets["service_password"],
+        "stack_user_domain_name": "heat",
+        "num_engine_workers": 2,
+        "region_name_for_services": REGION,
+        "max_nested_stack_depth": 6,
+        "periodic_interval": 60,
+    })
+    return {
+        "DEFAULT": default,
+        "database": {"connection": _db(secrets, "heat"), "max_pool_size": 10},
+        "keystone_authtoken": _authtoken(secrets, "heat"),
+        "trustee": {
+            "auth_type": "password",
+            "auth_url": KEYSTONE,
+            "username": "heat",
+            "password": secrets["service_password"],
+            "user_domain_name": "Default",
+        },
+        "clients_keystone": {"auth_uri": KEYSTONE},
+        "clients": {"endpoint_type": "public"},
+        "ec2authtoken": {
+            "auth_uri": KEYSTONE + "/v3",
+            "auth_type": "password",
+            "auth_url": KEYSTONE,
+            "username": "heat",
+            "password": secrets["service_password"],
+            "project_name": "service",
+            "user_domain_name": "Default",
+            "project_domain_name": "Default",
+            "endpoint_override": KEYSTONE,
+        },
+        "paste_deploy": {"api_paste_config": lay.venv_etc("heat", "api-paste.ini")},
+        "oslo_messaging_notifications": {"driver": "noop"},
+        "oslo_policy": {"enforce_scope": False, "enforce_new_defaults": False},
+    }
+
+
+def placement_conf(lay, secrets):
+    return {
+        "DEFAULT": {"use_stderr": True, "debug": False},
+        "placement_database": {"connection": _db(secrets, "placement")},
+        "api": {"auth_strategy": "keystone"},
+        "keystone_authtoken": _authtoken(secrets, "placement"),
+    }
+
+
+def nova_conf(lay, secrets):
+    default = _common(secrets)
+    default.update({
+        "compute_driver": "fake.FakeDriverWithoutFakeNodes",
+        "my_ip": HOST,
+        "host": "devcloud",
+        "state_path": os.path.join(lay.data, "nova"),
+        "instances_path": os.path.join(lay.data, "nova", "instances"),
+        "report_interval": 5,
+        "service_down_time": 30,
+        "heal_instance_info_cache_interval": -1,
+        "osapi_compute_workers": 1,
+        "metadata_workers": 1,
+    })
+    return {
+        "DEFAULT": default,
+        "api": {"auth_strategy": "keystone"},
+        "wsgi": {"api_paste_config": lay.venv_etc("nova", "api-paste.ini")},
+        "api_database": {"connection": _db(secrets, "nova_api")},
+        "database": {"connection": _db(secrets, "nova")},
+        "keystone_authtoken": _authtoken(secrets, "nova"),
+        "placement": _service_auth(secrets, "nova"),
+        "neutron": _service_auth(secrets, "neutron", endpoint_override="http://%s:9696" % HOST),
+        "glance": {"endpoint_override": "http://%s:9292" % HOST, "region_name": REGION},
+        "cinder": {"os_region_name": REGION, "catalog_info": "block-storage:cinderv3:publicURL",
+                   **_service_auth(secrets, "nova")},
+        "service_user": {"send_service_user_token": False},
+        "scheduler": {"discover_hosts_in_cells_interval": 2, "workers": 1},
+        "conductor": {"workers": 1},
+        "oslo_concurrency": {"lock_path": os.path.join(lay.data, "nova", "locks")},
+        "vnc": {"enabled": False},
+        "os_vif_ovs": {},
+        "oslo_messaging_notifications": {"driver": "noop"},
+        "oslo_policy": {"enforce_scope": False, "enforce_new_defaults": False},
+    }
+
+
+def glance_conf(lay, secrets):
+    images = os.path.join(lay.data, "glance")
+    return {
+        "DEFAULT": {"use_stderr": True, "debug": False, "enabled_backends": "fs:file",
+                    "workers": 1},
+        "glance_store": {"default_backend": "fs"},
+        "fs": {"filesystem_store_datadir": os.path.join(images, "images")},
+        "os_glance_staging_store": {"filesystem_store_datadir": os.path.join(images, "staging")},
+        "os_glance_tasks_store": {"filesystem_store_datadir": os.path.join(images, "tasks")},
+        "database": {"connection": _db(secrets, "glance")},
+        "keystone_authtoken": _authtoken(secrets, "glance"),
+        "paste_deploy": {"flavor": "keystone"},
+        "oslo_policy": {"enforce_scope": False, "enforce_new_defaults": False},
+    }
+
+
+def cinder_conf(lay, secrets):
+    default = _common(secrets)
+    default.update({
+        "host": "devcloud",
+        "enabled_backends": "fake",
+        "default_volume_type": "__DEFAULT__",
+        "state_path": os.path.join(lay.data, "cinder"),
+        "api_paste_config": lay.venv_etc("cinder", "api-paste.ini"),
+        "glance_api_servers": "http://%s:9292" % HOST,
+        "report_interval": 5,
+        "service_down_time": 30,
+        "osapi_volume_workers": 1,
+        "auth_strategy": "keystone",
+    })
+    return {
+        "DEFAULT": default,
+        "fake": {
+            "volume_driver": "cinder.tests.fake_driver.FakeLoggingVolumeDriver",
+            "volume_backend_name": "fake",
+        },
+        "database": {"connection": _db(secrets, "cinder")},
+        "keystone_authtoken": _authtoken(secrets, "cinder"),
+        "nova": _service_auth(secrets, "cinder"),
+        "oslo_concurrency": {"lock_path": os.path.join(lay.data, "cinder", "locks")},
+        "oslo_messaging_notifications": {"driver": "noop"},
+        "oslo_policy": {"enforce_scope": False, "enforce_new_defaults": False},
+    }
+
+
+def mistral_conf(lay, secrets):
+    default = _common(secrets)
+    return {
+        "DEFAULT": default,
+        "api": {"host": HOST, "port": PORTS["mistral"], "api_workers": 1},
+        "database": {"connection": _db(secrets, "mistral"), "max_pool_size": 10},
+        "keystone_authtoken": _authtoken(secrets, "mistral"),
+        "pecan": {"auth_enable": True},
+        "oslo_policy": {"enforce_scope": False, "enforce_new_defaults": False},
+        "executor": {"type": "remote"},
+    }
+
+
+CONFIGS = {
+    "keystone": keystone_conf,
+    "heat": heat_conf,
+    "placement": placement_conf,
+    "nova": nova_conf,
+    "glance": glance_conf,
+    "cinder": cinder_conf,
+    "mistral": mistral_conf,
+}
