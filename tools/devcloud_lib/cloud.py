@@ -452,14 +452,22 @@ def bootstrap(lay, step):
     return out
 
 
-def up(state_dir):
-    t0 = time.time()
+def install(state_dir):
+    """apt packages, the services' venv and this pack; prints each phase's time."""
     lay = Layout(state_dir)
     for d in (lay.state, lay.run, lay.logs, lay.data, lay.etc):
         os.makedirs(d, exist_ok=True)
-    ensure_apt()
-    ensure_venv(lay)
-    pack_changed = install_pack(lay)
+    for phase, func in (("apt", ensure_apt), ("pip", lambda: ensure_venv(lay))):
+        t0 = time.time()
+        func()
+        log("phase %s: %.0f s" % (phase, time.time() - t0))
+    return install_pack(lay)
+
+
+def up(state_dir):
+    pack_changed = install(state_dir)
+    t0 = time.time()
+    lay = Layout(state_dir)
     sec = load_secrets(lay)
     write_configs(lay, sec)
     init_mariadb(lay)
@@ -488,7 +496,7 @@ def up(state_dir):
             once(lay, "identity", lambda: bootstrap(lay, "identity"))
     bootstrap(lay, "resources")
     write_client_files(lay, sec)
-    log("all services up in %.0f s" % (time.time() - t0))
+    log("phase devcloud up: %.0f s" % (time.time() - t0))
     print_usage(lay)
 
 
