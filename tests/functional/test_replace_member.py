@@ -1,0 +1,187 @@
+"""ha.v1.replace_member on real Heat and Nova, run with the mistral CLI as the member user."""
+
+import time
+
+import pytest
+from conftest import StackFactory
+from groups import changed, example, members, patch_and_wait, server_status, stack
+
+pytestmark = pytest.mark.functional
+WORKFLOW = "ha.v1.replace_member"
+
+
+@pytest.fixture(scope="module")
+def asg(conn, pack_workflows):
+    """An ASG of 4 servers whose members were created at different times."""
+    factory = StackFactory(conn)
+    template, files = example("asg_of_servers.yaml", "member_server.yaml")
+    body = factory.create(template, parameters={"size": 1}, files=files)
+    for size in (2, 3, 4):
+        time.sleep(1.1)  # creation_time has one-second resolution
+        body = patch_and_wait(conn, body, {"size": size})
+    got = members(conn, body["id"])
+    assert len(got) == 4
+    assert len({m["creation_time"] for m in got.values()}) == 4
+    yield body
+    factory.cleanup()
+
+
+def replace(mistral, **inputs):
+    execution, output = mistral.execute(WORKFLOW, inputs, timeout=600)
+    return execution, output.get("report", {})
+
+
+def by_age(group_members):
+    return sorted(group_members, key=lambda n: group_members[n]["creation_time"])
+
+
+def assert_replaced_exactly(before, after, report, names):
+    assert changed(before, after) == sorted(names)
+    assert len(after) == len(before)
+    assert sorted(r["name"] for r in report["replaced"]) == sorted(names)
+    for row in report["replaced"]:
+        assert row["old_physical_id"] == before[row["name"]]["physical_id"]
+        assert row["new_physical_id"] == after[row["name"]]["physical_id"]
+        assert after[row["name"]]["creation_time"] >= before[row["name"]]["creation_time"]
+
+
+def test_oldest_replaces_the_oldest_member(conn, mistral, asg):
+    before = members(conn, asg["id"])
+    oldest = by_age(before)[0]
+    execution, report = replace(mistral, stack=asg["stack_name"], strategy="oldest")
+    assert execution["State"] == "SUCCESS", execution["State info"]
+    assert report["status"] == "replaced"
+    assert_replaced_exactly(before, members(conn, asg["id"]), report, [oldest])
+
+
+def test_newest_replaces_the_newest_member(conn, mistral, asg):
+    before = members(conn, asg["id"])
+    newest = by_age(before)[-1]
+    execution, report = replace(mistral, stack=asg["id"], group="group", strategy="newest")
+    assert execution["State"] == "SUCCESS", execution["State info"]
+    assert_replaced_exactly(before, members(conn, asg["id"]), report, [newest])
+
+
+def test_failed_replaces_the_member_whose_server_is_in_error(conn, admin_conn, mistral, asg):
+    before = members(conn, asg["id"])
+    broken = by_age(before)[1]
+    admin_conn.compute.reset_server_state(before[broken]["servers"][0], "error")
+    assert server_status(conn, before[broken]["servers"][0]) == "ERROR"
+
+    execution, report = replace(mistral, stack=asg["stack_name"], strategy="failed",
+                                reason="functional test: server in ERROR")
+    assert execution["State"] == "SUCCESS", execution["State info"]
+    after = members(conn, asg["id"])
+    assert_replaced_exactly(before, after, report, [broken])
+    assert server_status(conn, after[broken]["servers"][0]) == "ACTIVE"
+
+    # The same request again finds nothing to heal and replaces nothing.
+    execution, report = replace(mistral, stack=asg["stack_name"], strategy="failed")
+    assert execution["State"] == "SUCCESS", execution["State info"]
+    assert report["status"] == "already_healed"
+    assert changed(after, members(conn, asg["id"])) == []
+
+
+def test_specific_by_server_uuid_and_again_is_already_healed(conn, mistral, asg):
+    before = members(conn, asg["id"])
+    target = by_age(before)[2]
+    server = before[target]["servers"][0]
+    execution, report = replace(mistral, stack=asg["stack_name"], strategy="specific",
+                                member=server)
+    assert execution["State"] == "SUCCESS", execution["State info"]
+    after = members(conn, asg["id"])
+    assert_replaced_exactly(before, after, report, [target])
+
+    execution, report = replace(mistral, stack=asg["stack_name"], strategy="specific",
+                                member=server)
+    assert execution["State"] == "SUCCESS", execution["State info"]
+    assert report["status"] == "already_healed"
+    assert changed(after, members(conn, asg["id"])) == []
+
+
+def test_dry_run_changes_nothing(conn, mistral, asg):
+    before = members(conn, asg["id"])
+    updated_before = stack(conn, asg["id"])["updated_time"]
+    oldest = by_age(before)[0]
+    execution, report = replace(mistral, stack=asg["stack_name"], strategy="oldest",
+                                dry_run=True)
+    assert execution["State"] == "SUCCESS", execution["State info"]
+    assert report["status"] == "dry_run"
+    assert [m["name"] for m in report["would_replace"]] == [oldest]
+    assert members(conn, asg["id"]) == before
+    assert stack(conn, asg["id"])["updated_time"] == updated_before
+
+
+def test_count_two_replaces_in_batches_of_one(conn, mistral, asg):
+    before = members(conn, asg["id"])
+    two_oldest = by_age(before)[:2]
+    execution, report = replace(mistral, stack=asg["stack_name"], strategy="oldest",
+                                count=2, max_unavailable=1)
+    assert execution["State"] == "SUCCESS", execution["State info"]
+    assert_replaced_exactly(before, members(conn, asg["id"]), report, two_oldest)
+    assert len(report["batches"]) == 2
+
+
+def test_two_executions_at_once_replace_exactly_one_server(conn, mistral, asg):
+    before = members(conn, asg["id"])
+    target = by_age(before)[1]
+    inputs = {"stack": asg["stack_name"], "strategy": "specific", "member": target}
+    first = mistral.start(WORKFLOW, inputs)
+    second = mistral.start(WORKFLOW, inputs)
+    results = [mistral.wait(ex_id, timeout=600) for ex_id in (first, second)]
+    assert [ex["State"] for ex, _ in results] == ["SUCCESS", "SUCCESS"]
+    statuses = sorted(out["report"]["status"] for _, out in results)
+    assert statuses[0] in ("already_healed", "skipped") and statuses[1] == "replaced", statuses
+    assert changed(before, members(conn, asg["id"])) == [target]
+
+
+@pytest.mark.parametrize("inputs, message", [
+    ({"stack": "no-such-stack", "strategy": "oldest"}, "Stack 'no-such-stack' not found"),
+    ({"group": "no_such_group", "strategy": "oldest"}, "no_such_group"),
+    ({"strategy": "specific", "member": "not-a-member"}, "not-a-member"),
+    ({"strategy": "specific"}, "member"),
+    ({"strategy": "oldest", "count": 5}, "count"),
+    ({"strategy": "sideways"}, "sideways"),
+])
+def test_bad_input_fails_clearly_and_changes_nothing(conn, mistral, asg, inputs, message):
+    before = members(conn, asg["id"])
+    updated_before = stack(conn, asg["id"])["updated_time"]
+    inputs = dict({"stack": asg["stack_name"]}, **inputs)
+    execution, _ = mistral.execute(WORKFLOW, inputs, timeout=300)
+    assert execution["State"] == "ERROR"
+    assert message in execution["State info"]
+    assert members(conn, asg["id"]) == before
+    assert stack(conn, asg["id"])["updated_time"] == updated_before
+
+
+def test_member_with_server_and_volume_is_found_by_server_uuid_and_replaced_whole(
+        conn, mistral, stacks, pack_workflows):
+    template, files = example("asg_of_servers_with_volume.yaml", "member_server_volume.yaml")
+    body = stacks.create(template, parameters={"size": 2}, files=files)
+    before = members(conn, body["id"])
+    target = sorted(before)[0]
+    server = before[target]["servers"][0]
+    old_volumes = {a.volume_id for a in conn.compute.volume_attachments(server)}
+    assert len(old_volumes) == 1
+
+    execution, report = replace(mistral, stack=body["stack_name"], strategy="specific",
+                                member=server)
+    assert execution["State"] == "SUCCESS", execution["State info"]
+    after = members(conn, body["id"])
+    assert_replaced_exactly(before, after, report, [target])
+    new_server = after[target]["servers"][0]
+    assert new_server != server
+    new_volumes = {a.volume_id for a in conn.compute.volume_attachments(new_server)}
+    assert len(new_volumes) == 1 and new_volumes != old_volumes
+    assert report["replaced"][0]["new_server_ids"] == [new_server]
+
+
+def test_resource_group_member_is_replaced(conn, mistral, stacks, pack_workflows):
+    template, _ = example("resource_group_of_servers.yaml")
+    body = stacks.create(template, parameters={"size": 3})
+    before = members(conn, body["id"])
+    assert sorted(before) == ["0", "1", "2"]
+    execution, report = replace(mistral, stack=body["stack_name"], strategy="specific",
+                                member="1")
+    assert execution["State"] == "SUCCESS", execution["State info"]
+    assert_replaced_exactly(before, members(conn, body["id"]), report, ["1"])

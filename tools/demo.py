@@ -1,0 +1,122 @@
+"""The ha-actions demo on the devcloud (run by tools/demo inside the devcloud venv).
+
+Deploys examples/asg_of_servers.yaml as the member user, breaks one member's
+server (admin reset-state to ERROR), runs ha.v1.replace_member with strategy
+'failed' through the mistral CLI, and prints the members before and after.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import openstack
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+STACK = "ha-demo"
+
+
+def say(text):
+    print("demo: %s" % text, flush=True)
+
+
+def mistral(*args):
+    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "mistral"), *args],
+                          capture_output=True, text=True)
+    if proc.returncode != 0 and "workflow-create" not in args:
+        sys.exit("demo: mistral %s failed: %s" % (args[0], proc.stderr[-1500:]))
+    return proc
+
+
+def wait_stack(conn, name):
+    while True:
+        body = conn.orchestration.get("/stacks/%s" % name).json()["stack"]
+        if not body["stack_status"].endswith("IN_PROGRESS"):
+            return body
+        time.sleep(1)
+
+
+def deploy(conn):
+    if conn.orchestration.get("/stacks/%s" % STACK).status_code == 200:
+        say("stack %s exists already; using it" % STACK)
+        return wait_stack(conn, STACK)
+    say("deploying examples/asg_of_servers.yaml as stack %s (3 real Nova servers)" % STACK)
+    files = {}
+    for name in ("asg_of_servers.yaml", "member_server.yaml"):
+        with open(os.path.join(REPO, "examples", name)) as f:
+            files[name] = f.read()
+    resp = conn.orchestration.post("/stacks", json={
+        "stack_name": STACK, "template": files.pop("asg_of_servers.yaml"), "files": files,
+        "parameters": {"size": 3}})
+    if resp.status_code != 201:
+        sys.exit("demo: stack create failed: %s" % resp.text)
+    body = wait_stack(conn, STACK)
+    if body["stack_status"] != "CREATE_COMPLETE":
+        sys.exit("demo: stack %s: %s" % (body["stack_status"], body["stack_status_reason"]))
+    return body
+
+
+def member_rows(conn, stack_id):
+    group = conn.orchestration.get("/stacks/%s/resources/group" % stack_id).json()["resource"]
+    rows = []
+    for res in conn.orchestration.get(
+            "/stacks/%s/resources" % group["physical_resource_id"]).json()["resources"]:
+        inner = conn.orchestration.get(
+            "/stacks/%s/resources" % res["physical_resource_id"]).json()["resources"]
+        server_id = next(r["physical_resource_id"] for r in inner
+                         if r["resource_type"] == "OS::Nova::Server")
+        rows.append((res["resource_name"], res["creation_time"], server_id,
+                     conn.compute.get_server(server_id).status))
+    return sorted(rows, key=lambda r: r[1])
+
+
+def table(title, rows):
+    print("\n%s\n%-14s %-22s %-38s %s" % (title, "member", "created", "server", "status"))
+    for row in rows:
+        print("%-14s %-22s %-38s %s" % row)
+    print()
+
+
+def main():
+    conn = openstack.connect(cloud="devcloud")
+    admin = openstack.connect(cloud="devcloud-admin")
+    for path in sorted(os.listdir(os.path.join(REPO, "workflows"))):
+        full = os.path.join(REPO, "workflows", path)
+        if mistral("workflow-create", full).returncode != 0:
+            mistral("workflow-update", full)
+    say("uploaded the pack's workflows with 'mistral workflow-create' (member user)")
+    body = deploy(conn)
+    before = member_rows(conn, body["id"])
+    victim = before[1]
+    say("breaking member %s: its server %s goes to ERROR (admin reset-state)"
+        % (victim[0], victim[2]))
+    admin.compute.reset_server_state(victim[2], "error")
+    before = member_rows(conn, body["id"])
+    table("Before", before)
+    request = {"stack": STACK, "strategy": "failed", "reason": "demo: server in ERROR"}
+    say("mistral execution-create ha.v1.replace_member '%s'" % json.dumps(request))
+    ex_id = json.loads(mistral("execution-create", "ha.v1.replace_member", json.dumps(request),
+                               "-f", "json").stdout)["ID"]
+    started = time.time()
+    while True:
+        ex = json.loads(mistral("execution-get", ex_id, "-f", "json").stdout)
+        if ex["State"] not in ("RUNNING", "IDLE"):
+            break
+        time.sleep(1)
+    say("execution %s ended %s after %.0f s" % (ex_id, ex["State"], time.time() - started))
+    report = json.loads(mistral("execution-get-output", ex_id).stdout or "{}").get("report")
+    if ex["State"] != "SUCCESS":
+        sys.exit("demo: the workflow failed: %s" % ex["State info"])
+    print(json.dumps(report, indent=2))
+    table("After", member_rows(conn, body["id"]))
+    print("""Explore:  source .devcloud/demo-openrc.sh
+          openstack stack resource list -n 2 %(s)s
+          mistral execution-list; mistral execution-get-output %(e)s
+Run it yourself, e.g. replace the oldest member:
+          mistral execution-create ha.v1.replace_member '{"stack": "%(s)s", "strategy": "oldest"}'
+Tear down: openstack stack delete -y %(s)s; tools/devcloud down""" % {"s": STACK, "e": ex_id})
+
+
+if __name__ == "__main__":
+    main()
