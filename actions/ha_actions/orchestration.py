@@ -4,15 +4,44 @@ Raw REST through the openstacksdk proxy: the SDK's ``update_stack`` always
 PUTs a whole template and its ``preview`` performs a real update, and its
 resource objects drop ``nested_depth`` and fields such as ``parent_resource``.
 Functions take a Connection and plain values and return plain dicts.
+
+A stack is addressed as ``name/id`` once known (``stack_ref``): Heat answers a
+bare name or id with a 302 to that path.
 """
 
+import re
+from urllib import parse
+
+from mistral_lib import actions
 from openstack import exceptions as sdk_exceptions
 
+from ha_actions.connection import ConnectionError as HaConnectionError
 from ha_actions.connection import OpenStackAction
+
+GROUP_TYPES = (
+    "OS::Heat::AutoScalingGroup",
+    "OS::Heat::ResourceGroup",
+    "OS::Heat::InstanceGroup",
+    "AWS::AutoScaling::AutoScalingGroup",
+)
+SERVER_TYPES = ("OS::Nova::Server", "AWS::EC2::Instance")
+# Group types whose size Heat recomputes from the non-failed members on update
+# unless the template sets a desired capacity.
+_DESIRED_CAPACITY = {
+    "OS::Heat::AutoScalingGroup": "desired_capacity",
+    "AWS::AutoScaling::AutoScalingGroup": "DesiredCapacity",
+}
+_STACK_LINK = re.compile(r"/stacks/([^/]+)/([^/?#]+)/?$")
+# Depth below the group's nested stack: member (0), member template (1), one more (2).
+MEMBER_DEPTH = 2
 
 
 class StackNotFound(Exception):
     """The stack named by the caller does not exist for this project."""
+
+
+class GroupError(Exception):
+    """The group named by the caller is missing, ambiguous or not a group."""
 
 
 def _json(resp):
@@ -21,7 +50,7 @@ def _json(resp):
 
 
 def get_stack(conn, stack):
-    """The stack (name or id) as Heat shows it; StackNotFound if there is none."""
+    """The stack (name, id or name/id) as Heat shows it; StackNotFound if there is none."""
     resp = conn.orchestration.get("/stacks/%s" % stack)
     if resp.status_code == 404:
         raise StackNotFound(
@@ -31,22 +60,306 @@ def get_stack(conn, stack):
     return _json(resp)["stack"]
 
 
-def stack_summary(stack):
-    """The fields of a stack an operator reads: id, name, status and when it changed."""
+def stack_ref(stack):
+    """``name/id`` of a stack dict, the path Heat serves without a redirect."""
+    return "%s/%s" % (stack["stack_name"], stack["id"])
+
+
+def stack_summary(stack, previous_updated_time=None):
+    """The fields of a stack an operator reads, plus what a poll needs.
+
+    ``in_progress``: Heat shows ``*_IN_PROGRESS``. ``pending``: in progress, or
+    ``previous_updated_time`` (the stack's updated_time before a PATCH, '' if it had
+    none) was given and Heat has not begun a newer update yet.
+    """
+    status = stack["stack_status"]
+    updated = stack.get("updated_time")
+    in_progress = status.endswith("_IN_PROGRESS")
+    # '' stands for "never updated" (Mistral cannot pass "no value" apart from null).
+    not_started = previous_updated_time is not None and (updated or "") == previous_updated_time
     return {
         "id": stack["id"],
         "name": stack["stack_name"],
-        "status": stack["stack_status"],
+        "ref": stack_ref(stack),
+        "status": status,
         "status_reason": stack.get("stack_status_reason"),
-        "updated_time": stack.get("updated_time"),
+        "updated_time": updated,
+        "in_progress": in_progress,
+        "pending": in_progress or not_started,
     }
 
 
+def link_stack(resource, rel="stack"):
+    """(name, id) of the stack a resource's link ``rel`` points to, or None."""
+    for link in resource.get("links", ()):
+        if link.get("rel") == rel:
+            match = _STACK_LINK.search(parse.urlsplit(link.get("href", "")).path)
+            if match:
+                return parse.unquote(match.group(1)), parse.unquote(match.group(2))
+    return None
+
+
+def list_resources(conn, ref, nested_depth=0, **filters):
+    """Resources of stack ``ref`` (``name/id``) as Heat lists them, to ``nested_depth``."""
+    params = dict(filters)
+    if nested_depth:
+        params["nested_depth"] = nested_depth
+    resp = conn.orchestration.get("/stacks/%s/resources" % ref, params=params)
+    return _json(resp)["resources"]
+
+
+def find_group(resources, group=None):
+    """The group resource named ``group`` (or the only group); GroupError otherwise."""
+    groups = [r for r in resources if r.get("resource_type") in GROUP_TYPES]
+    described = ", ".join(
+        "%s (%s)" % (r["resource_name"], r["resource_type"]) for r in groups
+    ) or "none"
+    if group is None:
+        if len(groups) == 1:
+            return groups[0]
+        raise GroupError(
+            "The stack has %d groups, so 'group' must name one. Groups: %s."
+            % (len(groups), described)
+        )
+    for resource in resources:
+        if resource["resource_name"] == group:
+            if resource.get("resource_type") not in GROUP_TYPES:
+                raise GroupError(
+                    "Resource %r is a %s, not a group (%s). Groups: %s."
+                    % (group, resource.get("resource_type"), ", ".join(GROUP_TYPES), described)
+                )
+            return resource
+    raise GroupError("The stack has no resource %r. Groups: %s." % (group, described))
+
+
+def members_from_resources(resources, group_stack_id):
+    """Members of a group from a nested listing of its stack; plain dicts, by name.
+
+    Each member: name, physical_id, status, status_reason, creation_time, type,
+    server_ids (the member itself if it is a server, else the servers inside its
+    template) and resource_ids (physical ids of everything inside it).
+    """
+    owner = {}  # nested stack id -> resource that owns it
+    for res in resources:
+        nested = link_stack(res, "nested")
+        if nested:
+            owner[nested[1]] = res
+    members = {}
+    for res in resources:
+        ref = link_stack(res)
+        if ref and ref[1] == group_stack_id:
+            members[res["resource_name"]] = {
+                "name": res["resource_name"],
+                "physical_id": res.get("physical_resource_id") or "",
+                "status": res.get("resource_status"),
+                "status_reason": res.get("resource_status_reason"),
+                "creation_time": res.get("creation_time"),
+                "type": res.get("resource_type"),
+                "server_ids": [],
+                "resource_ids": [],
+            }
+    for res in resources:
+        member = _member_of(res, owner, group_stack_id)
+        if member is None or member not in members:
+            continue
+        entry = members[member]
+        physical_id = res.get("physical_resource_id")
+        is_member = res["resource_name"] == member and link_stack(res)[1] == group_stack_id
+        if physical_id and res.get("resource_type") in SERVER_TYPES:
+            entry["server_ids"].append(physical_id)
+        if physical_id and not is_member:
+            entry["resource_ids"].append(physical_id)
+    return [members[name] for name in sorted(members)]
+
+
+def _member_of(resource, owner, group_stack_id):
+    """Name of the group member that ``resource`` is, or is inside; None if neither."""
+    current = resource
+    for _ in range(MEMBER_DEPTH + 2):
+        ref = link_stack(current)
+        if ref is None:
+            return None
+        if ref[1] == group_stack_id:
+            return current["resource_name"]
+        current = owner.get(ref[1])
+        if current is None:
+            return None
+    return None
+
+
+def _size_warning(conn, root_ref, group):
+    key = _DESIRED_CAPACITY.get(group.get("resource_type"))
+    if key is None:
+        return None
+    template = _json(conn.orchestration.get("/stacks/%s/template" % root_ref))
+    resources = template.get("resources") or template.get("Resources") or {}
+    props = (resources.get(group["resource_name"]) or {})
+    props = props.get("properties") or props.get("Properties") or {}
+    if key in props:
+        return None
+    return (
+        "Group %s sets no %s: on update Heat sizes it from its non-failed members "
+        "(bounded by the minimum size), so a member marked unhealthy may be removed "
+        "rather than replaced." % (group["resource_name"], key)
+    )
+
+
+def group_members(conn, stack, group=None):
+    """Read-only look at a stack's group: stack summary, group, its members.
+
+    Returns ``{"stack": stack_summary, "group": {name, type, status, physical_id,
+    ref}, "members": [member...], "size": int, "warnings": [...], "busy": bool}``.
+    """
+    root = get_stack(conn, stack)
+    root_ref = stack_ref(root)
+    group_res = find_group(list_resources(conn, root_ref), group)
+    nested_id = group_res.get("physical_resource_id")
+    if not nested_id:
+        raise GroupError(
+            "Group %s has no nested stack yet (status %s)."
+            % (group_res["resource_name"], group_res.get("resource_status"))
+        )
+    nested = link_stack(group_res, "nested")
+    nested_ref = "%s/%s" % nested if nested else stack_ref(get_stack(conn, nested_id))
+    members = members_from_resources(
+        list_resources(conn, nested_ref, nested_depth=MEMBER_DEPTH), nested_id
+    )
+    warning = _size_warning(conn, root_ref, group_res)
+    summary = stack_summary(root)
+    return {
+        "stack": summary,
+        "group": {
+            "name": group_res["resource_name"],
+            "type": group_res.get("resource_type"),
+            "status": group_res.get("resource_status"),
+            "physical_id": nested_id,
+            "ref": nested_ref,
+        },
+        "members": members,
+        "size": len(members),
+        "warnings": [warning] if warning else [],
+        # Heat works on the stack or on the group alone (e.g. a scaling signal).
+        "busy": summary["in_progress"]
+        or (group_res.get("resource_status") or "").endswith("_IN_PROGRESS"),
+    }
+
+
+def mark_unhealthy(conn, ref, resource, reason=None):
+    """Mark ``resource`` of stack ``ref`` CHECK_FAILED so the next update replaces it."""
+    body = {"mark_unhealthy": True, "resource_status_reason": reason or "marked by ha-actions"}
+    resp = conn.orchestration.patch(
+        "/stacks/%s/resources/%s" % (ref, parse.quote(resource, safe="")), json=body
+    )
+    sdk_exceptions.raise_from_response(resp)
+
+
+def update_existing(conn, ref):
+    """PATCH stack ``ref`` with no change (existing=true): Heat converges it again."""
+    resp = conn.orchestration.patch("/stacks/%s" % ref, json={})
+    sdk_exceptions.raise_from_response(resp)
+
+
+def _change(res):
+    return {
+        "name": res.get("resource_name"),
+        "type": res.get("resource_type"),
+        "physical_id": res.get("physical_resource_id") or "",
+        "stack": res.get("stack_name"),
+    }
+
+
+def preview_update(conn, ref):
+    """Heat's preview of a PATCH with no change, nested stacks included; changes nothing."""
+    resp = conn.orchestration.patch(
+        "/stacks/%s/preview" % ref, json={}, params={"show_nested": True}
+    )
+    changes = _json(resp).get("resource_changes", {})
+    return {
+        kind: [_change(r) for r in changes.get(kind, ()) if r]
+        for kind in ("replaced", "added", "deleted", "updated")
+    }
+
+
+def readable(fn):
+    """Run ``fn()``; the errors an operator can act on become a Result(error=msg)."""
+    try:
+        return fn()
+    except (StackNotFound, GroupError, HaConnectionError, sdk_exceptions.SDKException) as exc:
+        return actions.Result(error=str(exc))
+
+
 class StackStatusAction(OpenStackAction):
-    """Return a Heat stack's id, name, status, status reason and updated time."""
+    """Return a Heat stack's id, name, status, status reason and updated time.
+
+    With previous_updated_time (the stack's updated_time before a PATCH),
+    ``pending`` stays true until Heat has started and finished a newer update.
+    """
+
+    def __init__(self, stack, previous_updated_time=None):
+        self.stack = stack
+        self.previous_updated_time = previous_updated_time
+
+    def run(self, context):
+        return readable(lambda: stack_summary(
+            get_stack(self.connect(context), self.stack), self.previous_updated_time))
+
+
+class GroupMembersAction(OpenStackAction):
+    """Return a stack's scaling or resource group and its members (read only)."""
+
+    def __init__(self, stack, group=None):
+        self.stack = stack
+        self.group = group
+
+    def run(self, context):
+        return readable(lambda: group_members(self.connect(context), self.stack, self.group))
+
+
+class MarkUnhealthyAction(OpenStackAction):
+    """Mark members of a group's nested stack (name/id) unhealthy (CHECK_FAILED)."""
+
+    def __init__(self, stack, members, reason=None):
+        self.stack = stack
+        self.members = members
+        self.reason = reason
+
+    def run(self, context):
+        def mark():
+            conn = self.connect(context)
+            marked = []
+            for member in self.members:
+                try:
+                    mark_unhealthy(conn, self.stack, member, self.reason)
+                except sdk_exceptions.SDKException as exc:
+                    return actions.Result(
+                        error="Marked unhealthy: %s; marking %s failed: %s"
+                        % (", ".join(marked) or "none", member, exc)
+                    )
+                marked.append(member)
+            return {"stack": self.stack, "marked": marked}
+
+        return readable(mark)
+
+
+class UpdateExistingAction(OpenStackAction):
+    """PATCH a stack (name/id) with no change so Heat replaces unhealthy resources."""
 
     def __init__(self, stack):
         self.stack = stack
 
     def run(self, context):
-        return stack_summary(get_stack(self.connect(context), self.stack))
+        def update():
+            update_existing(self.connect(context), self.stack)
+            return {"stack": self.stack, "accepted": True}
+
+        return readable(update)
+
+
+class PreviewUpdateAction(OpenStackAction):
+    """Heat's preview of a no-change PATCH of a stack (name/id), nested included."""
+
+    def __init__(self, stack):
+        self.stack = stack
+
+    def run(self, context):
+        return readable(lambda: preview_update(self.connect(context), self.stack))
