@@ -57,13 +57,18 @@ def deploy(conn):
     return body
 
 
+def resources(conn, stack_id):
+    """A stack's resources (sub-paths need /stacks/{name}/{id}, only /stacks/{id} redirects)."""
+    body = conn.orchestration.get("/stacks/%s" % stack_id).json()["stack"]
+    return conn.orchestration.get("/stacks/%s/%s/resources" % (
+        body["stack_name"], body["id"])).json()["resources"]
+
+
 def member_rows(conn, stack_id):
-    group = conn.orchestration.get("/stacks/%s/resources/group" % stack_id).json()["resource"]
+    group = next(r for r in resources(conn, stack_id) if r["resource_name"] == "group")
     rows = []
-    for res in conn.orchestration.get(
-            "/stacks/%s/resources" % group["physical_resource_id"]).json()["resources"]:
-        inner = conn.orchestration.get(
-            "/stacks/%s/resources" % res["physical_resource_id"]).json()["resources"]
+    for res in resources(conn, group["physical_resource_id"]):
+        inner = resources(conn, res["physical_resource_id"])
         server_id = next(r["physical_resource_id"] for r in inner
                          if r["resource_type"] == "OS::Nova::Server")
         rows.append((res["resource_name"], res["creation_time"], server_id,

@@ -111,9 +111,9 @@ def list_resources(conn, ref, nested_depth=0, **filters):
 def find_group(resources, group=None):
     """The group resource named ``group`` (or the only group); GroupError otherwise."""
     groups = [r for r in resources if r.get("resource_type") in GROUP_TYPES]
-    described = ", ".join(
-        "%s (%s)" % (r["resource_name"], r["resource_type"]) for r in groups
-    ) or "none"
+    described = (
+        ", ".join("%s (%s)" % (r["resource_name"], r["resource_type"]) for r in groups) or "none"
+    )
     if group is None:
         if len(groups) == 1:
             return groups[0]
@@ -193,7 +193,7 @@ def _size_warning(conn, root_ref, group):
         return None
     template = _json(conn.orchestration.get("/stacks/%s/template" % root_ref))
     resources = template.get("resources") or template.get("Resources") or {}
-    props = (resources.get(group["resource_name"]) or {})
+    props = resources.get(group["resource_name"]) or {}
     props = props.get("properties") or props.get("Properties") or {}
     if key in props:
         return None
@@ -300,8 +300,11 @@ class StackStatusAction(OpenStackAction):
         self.previous_updated_time = previous_updated_time
 
     def run(self, context):
-        return readable(lambda: stack_summary(
-            get_stack(self.connect(context), self.stack), self.previous_updated_time))
+        return readable(
+            lambda: stack_summary(
+                get_stack(self.connect(context), self.stack), self.previous_updated_time
+            )
+        )
 
 
 class GroupMembersAction(OpenStackAction):

@@ -21,16 +21,23 @@ def _get(conn, url, **params):
     return resp.json()
 
 
+def _resources_url(conn, stack_id):
+    """Heat redirects only /stacks/{id}; sub-paths need /stacks/{name}/{id}."""
+    body = stack(conn, stack_id)
+    return "/stacks/%s/%s/resources" % (body["stack_name"], body["id"])
+
+
 def members(conn, stack_id, group="group"):
     """{member name: {physical_id, creation_time, status, servers}} of a group."""
-    group_res = _get(conn, "/stacks/%s/resources/%s" % (stack_id, group))["resource"]
-    nested = group_res["physical_resource_id"]
+    url = _resources_url(conn, stack_id)
+    nested = _get(conn, "%s/%s" % (url, group))["resource"]["physical_resource_id"]
     result = {}
-    for res in _get(conn, "/stacks/%s/resources" % nested)["resources"]:
+    for res in _get(conn, _resources_url(conn, nested))["resources"]:
         if res["resource_type"] == "OS::Nova::Server":
             servers = [res["physical_resource_id"]]
         else:
-            inner = _get(conn, "/stacks/%s/resources" % res["physical_resource_id"])["resources"]
+            inner_url = _resources_url(conn, res["physical_resource_id"])
+            inner = _get(conn, inner_url)["resources"]
             servers = [r["physical_resource_id"] for r in inner
                        if r["resource_type"] == "OS::Nova::Server"]
         result[res["resource_name"]] = {
@@ -69,3 +76,77 @@ def changed(before, after):
 
 def server_status(conn, server_id):
     return conn.compute.get_server(server_id).status
+
+
+# --- failover pairs (ha.v1.failover_volume) ---------------------------------------------
+
+
+def stack_outputs(conn, stack_id):
+    """{output key: value} of a stack."""
+    return {o["output_key"]: o["output_value"]
+            for o in stack(conn, stack_id).get("outputs", [])}
+
+
+def volume_servers(conn, volume_id):
+    """(status, sorted server ids) of a volume as Cinder shows its attachments."""
+    resp = conn.block_storage.get("/volumes/%s" % volume_id)
+    assert resp.status_code == 200, resp.text
+    vol = resp.json()["volume"]
+    return vol["status"], sorted({a["server_id"] for a in vol.get("attachments") or ()})
+
+
+def wait_volume(conn, volume_id, status, server_id=None, timeout=120):
+    """Poll a volume until it has ``status`` (and is attached to ``server_id`` only)."""
+    deadline = time.time() + timeout
+    while True:
+        got = volume_servers(conn, volume_id)
+        if got[0] == status and (server_id is None or got[1] == [server_id]):
+            return got
+        assert time.time() < deadline, "volume %s is %s, not %s" % (volume_id, got, status)
+        time.sleep(0.5)
+
+
+def attach_and_wait(conn, server_id, volume_ids):
+    """Attach volumes to a server (the one-time step of examples/failover_pair.yaml)."""
+    for volume_id in volume_ids:
+        wait_volume(conn, volume_id, "available")
+        resp = conn.compute.post("/servers/%s/os-volume_attachments" % server_id,
+                                 json={"volumeAttachment": {"volumeId": volume_id}})
+        assert resp.status_code == 200, resp.text
+    for volume_id in volume_ids:
+        wait_volume(conn, volume_id, "in-use", server_id)
+
+
+class AttachmentWatcher:
+    """Background thread: polls Cinder every ``interval`` s and records any moment a volume
+    is attached to more than one server (``violations``)."""
+
+    def __init__(self, conn, volume_ids, interval=0.3):
+        import threading
+
+        self.conn, self.volume_ids, self.interval = conn, list(volume_ids), interval
+        self.violations, self.polls, self.errors = [], 0, []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            for volume_id in self.volume_ids:
+                try:
+                    status, servers = volume_servers(self.conn, volume_id)
+                except Exception as exc:  # noqa: BLE001 - reported by stop()
+                    self.errors.append(repr(exc))
+                    continue
+                if len(servers) > 1:
+                    self.violations.append((time.time(), volume_id, status, servers))
+            self.polls += 1
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=10)
+        return False

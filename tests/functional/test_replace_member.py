@@ -14,16 +14,18 @@ WORKFLOW = "ha.v1.replace_member"
 def asg(conn, pack_workflows):
     """An ASG of 4 servers whose members were created at different times."""
     factory = StackFactory(conn)
-    template, files = example("asg_of_servers.yaml", "member_server.yaml")
-    body = factory.create(template, parameters={"size": 1}, files=files)
-    for size in (2, 3, 4):
-        time.sleep(1.1)  # creation_time has one-second resolution
-        body = patch_and_wait(conn, body, {"size": size})
-    got = members(conn, body["id"])
-    assert len(got) == 4
-    assert len({m["creation_time"] for m in got.values()}) == 4
-    yield body
-    factory.cleanup()
+    try:
+        template, files = example("asg_of_servers.yaml", "member_server.yaml")
+        body = factory.create(template, parameters={"size": 1}, files=files)
+        for size in (2, 3, 4):
+            time.sleep(1.1)  # creation_time has one-second resolution
+            body = patch_and_wait(conn, body, {"size": size})
+        got = members(conn, body["id"])
+        assert len(got) == 4
+        assert len({m["creation_time"] for m in got.values()}) == 4
+        yield body
+    finally:
+        factory.cleanup()
 
 
 def replace(mistral, **inputs):

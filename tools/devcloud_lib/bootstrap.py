@@ -116,6 +116,9 @@ def resources(conn, state):
         conn.image.create_image(name="ha-fake-image", disk_format="raw",
                                 container_format="bare", visibility="public",
                                 data=b"devcloud fake image\n" * 64)
+    demo = conn.identity.find_project("demo", domain_id="default")
+    conn.set_compute_quotas(demo.id, instances=200, cores=400, ram=200 * 1024)
+    conn.set_volume_quotas(demo.id, volumes=200, gigabytes=2000, snapshots=200)
     wait_for("nova-compute (enabled, up, mapped into cell1)", lambda: any(
         s.binary == "nova-compute" and s.state == "up" for s in conn.compute.services())
         and list(conn.compute.hypervisors()))

@@ -340,8 +340,18 @@ def write_private(path, text):
 
 
 def write_configs(lay, sec):
+    """Write every service's configuration; return the names whose file changed."""
+    changed = []
     for name, builder in CONFIGS.items():
-        write_private(lay.conf(name), render_ini(builder(lay, sec)))
+        text = render_ini(builder(lay, sec))
+        try:
+            with open(lay.conf(name)) as f:
+                same = f.read() == text
+        except OSError:
+            same = False
+        if not same:
+            write_private(lay.conf(name), text)
+            changed.append(name)
     shutil.copy(lay.venv_etc("glance", "glance-api-paste.ini"),
                 os.path.join(lay.etc, "glance", "glance-api-paste.ini"))
     write_private(os.path.join(lay.etc, "rabbitmq", "enabled_plugins"), "[].\n")
@@ -349,6 +359,7 @@ def write_configs(lay, sec):
     for sub in ("nova/instances", "nova/locks", "cinder/locks", "glance/images",
                 "glance/staging", "glance/tasks", "keystone", "rabbitmq/mnesia"):
         os.makedirs(os.path.join(lay.data, sub), exist_ok=True)
+    return changed
 
 
 def done_marker(lay, step):
@@ -469,13 +480,16 @@ def up(state_dir):
     t0 = time.time()
     lay = Layout(state_dir)
     sec = load_secrets(lay)
-    write_configs(lay, sec)
+    changed = write_configs(lay, sec)
     init_mariadb(lay)
     all_services = services(lay)
-    mistral = find_service(lay, "mistral")
-    if pack_changed and mistral.running(lay):
-        log("the pack changed: restarting Mistral so it loads the new actions")
-        mistral.stop(lay)
+    if pack_changed:
+        changed.append("mistral")
+    stale = [svc for _, svc in all_services if svc.running(lay)
+             and svc.name.split("-")[0] in changed]
+    if stale:
+        log("configuration or pack changed: restarting %s" % ", ".join(s.name for s in stale))
+        stop_all(lay, stale)
     phases = []
     for phase, _ in all_services:
         if phase not in phases:

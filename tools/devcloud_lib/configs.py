@@ -204,7 +204,9 @@ def nova_conf(lay, secrets):
         "glance": {"endpoint_override": "http://%s:9292" % HOST, "region_name": REGION},
         "cinder": {"os_region_name": REGION, "catalog_info": "block-storage:cinderv3:publicURL",
                    **_service_auth(secrets, "nova")},
-        "service_user": {"send_service_user_token": False},
+        # Cinder lets only Nova delete a server's attachment, proven by a service token
+        # (the CVE-2023-2088 fix): without it every detach hangs in 'detaching'.
+        "service_user": _service_auth(secrets, "nova", send_service_user_token=True),
         "scheduler": {"discover_hosts_in_cells_interval": 2, "workers": 1},
         "conductor": {"workers": 1},
         "oslo_concurrency": {"lock_path": os.path.join(lay.data, "nova", "locks")},
@@ -244,6 +246,7 @@ def cinder_conf(lay, secrets):
         "service_down_time": 30,
         "osapi_volume_workers": 1,
         "auth_strategy": "keystone",
+        "resource_query_filters_file": lay.venv_etc("cinder", "resource_filters.json"),
     })
     return {
         "DEFAULT": default,

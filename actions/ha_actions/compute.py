@@ -1,0 +1,232 @@
+"""Nova (compute) calls and the Mistral actions built on them.
+
+Raw REST through the openstacksdk proxy, like orchestration.py: functions take a
+Connection and plain values and return plain dicts.
+"""
+
+from openstack import exceptions as sdk_exceptions
+
+from ha_actions.connection import OpenStackAction
+from ha_actions.orchestration import readable
+
+NOT_FOUND = "NOT_FOUND"
+
+
+def server_status(conn, server_id):
+    """Nova's status of one server (ACTIVE, ERROR, SHUTOFF...), or NOT_FOUND."""
+    resp = conn.compute.get("/servers/%s" % server_id)
+    if resp.status_code == 404:
+        return NOT_FOUND
+    sdk_exceptions.raise_from_response(resp)
+    return resp.json()["server"]["status"]
+
+
+def server_statuses(conn, server_ids):
+    """``{"statuses": {id: status}, "error": [ids in ERROR], "missing": [ids]}``."""
+    statuses = {sid: server_status(conn, sid) for sid in dict.fromkeys(server_ids or ())}
+    return {
+        "statuses": statuses,
+        "error": [sid for sid, status in statuses.items() if status == "ERROR"],
+        "missing": [sid for sid, status in statuses.items() if status == NOT_FOUND],
+    }
+
+
+def servers_in_error(conn):
+    """Ids of the project's servers Nova shows in ERROR (one listing call)."""
+    resp = conn.compute.get("/servers", params={"status": "ERROR"})
+    sdk_exceptions.raise_from_response(resp)
+    return [server["id"] for server in resp.json().get("servers", [])]
+
+
+class ServerStatusesAction(OpenStackAction):
+    """Return Nova's status of each given server id, and which are in ERROR or gone."""
+
+    def __init__(self, server_ids):
+        self.server_ids = server_ids
+
+    def run(self, context):
+        return readable(lambda: server_statuses(self.connect(context), self.server_ids))
+
+
+# --- failover: server state, fencing (stop), volume attachments -------------------------
+# Nova answers os-stop, os-volume_attachments and DELETE with 202 and works on in the
+# background: each function triggers and returns; the workflow polls server_state or
+# block_storage.volume_statuses.
+
+HOST_UP, HOST_DOWN, HOST_UNKNOWN = "up", "down", "unknown"
+
+
+def _compute_service_state(conn, host):
+    """up / down (also forced_down) of the nova-compute service on ``host``; unknown if hidden.
+
+    os-services is admin-only by default: a member user gets 403, which is ``unknown``.
+    """
+    if not host:
+        return HOST_UNKNOWN
+    resp = conn.compute.get("/os-services", params={"host": host, "binary": "nova-compute"})
+    if resp.status_code in (401, 403, 404):
+        return HOST_UNKNOWN
+    sdk_exceptions.raise_from_response(resp)
+    services = resp.json().get("services", [])
+    if not services:
+        return HOST_UNKNOWN
+    down = any(s.get("state") == "down" or s.get("forced_down") for s in services)
+    return HOST_DOWN if down else HOST_UP
+
+
+def server_state(conn, server_id):
+    """``{id, name, status, task_state, host, host_status, host_state}`` of one server.
+
+    ``host`` and ``host_status`` are what the caller may see (admin by default);
+    ``host_state`` is the compute service's up/down from os-services, or ``unknown``.
+    ``host_down``: Nova's host_status or the service says the host is down.
+    A server that does not exist has status NOT_FOUND.
+    """
+    resp = conn.compute.get("/servers/%s" % server_id)
+    if resp.status_code == 404:
+        return {"id": server_id, "name": None, "status": NOT_FOUND, "task_state": None,
+                "host": None, "host_status": None, "host_state": HOST_UNKNOWN,
+                "host_down": False}
+    sdk_exceptions.raise_from_response(resp)
+    server = resp.json()["server"]
+    host = server.get("OS-EXT-SRV-ATTR:host")
+    host_status = server.get("host_status")
+    host_state = _compute_service_state(conn, host)
+    return {
+        "id": server["id"],
+        "name": server.get("name"),
+        "status": server["status"],
+        "task_state": server.get("OS-EXT-STS:task_state"),
+        "host": host,
+        "host_status": host_status,
+        "host_state": host_state,
+        "host_down": host_state == HOST_DOWN or host_status in ("DOWN", "UNKNOWN"),
+    }
+
+
+def stop_server(conn, server_id):
+    """Ask Nova to stop (power off) a server: ``stopping``, or ``already_stopped`` if SHUTOFF."""
+    resp = conn.compute.post("/servers/%s/action" % server_id, json={"os-stop": None})
+    if resp.status_code == 409 and server_status(conn, server_id) == "SHUTOFF":
+        return {"server_id": server_id, "result": "already_stopped"}
+    sdk_exceptions.raise_from_response(resp)
+    return {"server_id": server_id, "result": "stopping"}
+
+
+def delete_server(conn, server_id):
+    """Delete a server (on a down host Nova deletes it locally and releases its volumes)."""
+    resp = conn.compute.delete("/servers/%s" % server_id)
+    if resp.status_code == 404:
+        return {"server_id": server_id, "result": "already_deleted"}
+    sdk_exceptions.raise_from_response(resp)
+    return {"server_id": server_id, "result": "deleting"}
+
+
+def attached_volume_ids(conn, server_id):
+    """Ids of the volumes Nova shows attached to a server."""
+    resp = conn.compute.get("/servers/%s/os-volume_attachments" % server_id)
+    sdk_exceptions.raise_from_response(resp)
+    return [a["volumeId"] for a in resp.json().get("volumeAttachments", [])]
+
+
+def detach_volume(conn, server_id, volume_id):
+    """Start detaching a volume from a server: ``detaching``, or ``not_attached`` (404)."""
+    resp = conn.compute.delete(
+        "/servers/%s/os-volume_attachments/%s" % (server_id, volume_id))
+    if resp.status_code == 404:
+        return "not_attached"
+    sdk_exceptions.raise_from_response(resp)
+    return "detaching"
+
+
+def attach_volume(conn, server_id, volume_id):
+    """Start attaching a volume to a server: ``attaching``, or ``already_attached``."""
+    if volume_id in attached_volume_ids(conn, server_id):
+        return "already_attached"
+    resp = conn.compute.post("/servers/%s/os-volume_attachments" % server_id,
+                             json={"volumeAttachment": {"volumeId": volume_id}})
+    sdk_exceptions.raise_from_response(resp)
+    return "attaching"
+
+
+def _each_volume(conn, fn, server_id, volume_ids, verb):
+    """Apply ``fn`` to each volume in turn; on an error, say which were already done."""
+    done = {}
+    for volume_id in volume_ids or ():
+        try:
+            done[volume_id] = fn(conn, server_id, volume_id)
+        except sdk_exceptions.SDKException as exc:
+            return _volume_error(verb, server_id, volume_id, done, exc)
+    return {"server_id": server_id, "volumes": done}
+
+
+def _volume_error(verb, server_id, volume_id, done, exc):
+    from mistral_lib import actions
+
+    return actions.Result(error="%s volume %s on server %s failed: %s. Already requested: %s." % (
+        verb, volume_id, server_id, exc,
+        ", ".join("%s (%s)" % item for item in done.items()) or "none"))
+
+
+def detach_volumes(conn, server_id, volume_ids):
+    """Start detaching each volume from ``server_id``; ``{server_id, volumes: {id: result}}``."""
+    return _each_volume(conn, detach_volume, server_id, volume_ids, "Detaching")
+
+
+def attach_volumes(conn, server_id, volume_ids):
+    """Start attaching each volume to ``server_id``; ``{server_id, volumes: {id: result}}``."""
+    return _each_volume(conn, attach_volume, server_id, volume_ids, "Attaching")
+
+
+class ServerStateAction(OpenStackAction):
+    """Return a server's status, task state, and (as far as visible) its host and host state."""
+
+    def __init__(self, server_id):
+        self.server_id = server_id
+
+    def run(self, context):
+        return readable(lambda: server_state(self.connect(context), self.server_id))
+
+
+class StopServerAction(OpenStackAction):
+    """Ask Nova to stop a server (fencing); poll ha.server_state for SHUTOFF."""
+
+    def __init__(self, server_id):
+        self.server_id = server_id
+
+    def run(self, context):
+        return readable(lambda: stop_server(self.connect(context), self.server_id))
+
+
+class DeleteServerAction(OpenStackAction):
+    """Delete a server (fencing of last resort); poll ha.server_state for NOT_FOUND."""
+
+    def __init__(self, server_id):
+        self.server_id = server_id
+
+    def run(self, context):
+        return readable(lambda: delete_server(self.connect(context), self.server_id))
+
+
+class DetachVolumesAction(OpenStackAction):
+    """Start detaching volumes from a server; poll ha.volume_statuses for available."""
+
+    def __init__(self, server_id, volume_ids):
+        self.server_id = server_id
+        self.volume_ids = volume_ids
+
+    def run(self, context):
+        return readable(lambda: detach_volumes(
+            self.connect(context), self.server_id, self.volume_ids))
+
+
+class AttachVolumesAction(OpenStackAction):
+    """Start attaching volumes to a server; poll ha.volume_statuses for in-use there."""
+
+    def __init__(self, server_id, volume_ids):
+        self.server_id = server_id
+        self.volume_ids = volume_ids
+
+    def run(self, context):
+        return readable(lambda: attach_volumes(
+            self.connect(context), self.server_id, self.volume_ids))

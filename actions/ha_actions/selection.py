@@ -1,0 +1,271 @@
+"""Which group members to replace, in which batches, and whether it worked.
+
+Pure decisions, no I/O: every function takes and returns plain dicts and lists,
+so the rules are tested without a cloud. A *member* is the dict that
+``orchestration.group_members`` returns for each member of a group::
+
+    {"name", "physical_id", "status", "status_reason", "creation_time", "type",
+     "server_ids": [...], "resource_ids": [...]}
+
+``resource_ids`` are the physical ids of everything inside a template member
+(servers, ports, volumes...), so a member is also found by its server's id.
+"""
+
+import re
+
+from mistral_lib import actions
+
+STRATEGIES = ("failed", "oldest", "newest", "specific")
+UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
+
+
+class SelectionError(ValueError):
+    """The request cannot be served as asked; nothing was changed."""
+
+
+def is_failed_status(status):
+    """Heat shows the member failed: CREATE_FAILED, UPDATE_FAILED, CHECK_FAILED..."""
+    return bool(status) and status.endswith("_FAILED")
+
+
+def check_request(strategy, member=None, count=1, max_unavailable=1, timeout=900, poll_delay=5):
+    """Validate the workflow input; return the polling plan. SelectionError if invalid."""
+    if strategy not in STRATEGIES:
+        raise SelectionError(
+            "Unknown strategy %r: use one of %s." % (strategy, ", ".join(STRATEGIES))
+        )
+    if strategy == "specific" and not member:
+        raise SelectionError(
+            "Strategy 'specific' needs 'member': a member's resource name or a "
+            "physical id (for example the server's uuid)."
+        )
+    if strategy != "specific" and member:
+        raise SelectionError(
+            "'member' is only used with strategy 'specific' (strategy is %r)." % strategy
+        )
+    for name, value in (("count", count), ("max_unavailable", max_unavailable)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise SelectionError("%s must be a whole number >= 1, not %r." % (name, value))
+    if strategy == "specific" and count != 1:
+        raise SelectionError("Strategy 'specific' replaces one member: count must be 1.")
+    for name, value in (("timeout", timeout), ("poll_delay", poll_delay)):
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+            raise SelectionError("%s must be a number of seconds > 0, not %r." % (name, value))
+    delay = int(poll_delay) or 1
+    return {
+        "poll_delay": delay,
+        "polls": max(1, -(-int(timeout) // delay)),
+    }
+
+
+def find_member(members, member):
+    """The member whose name, physical id or inner resource id is ``member``, or None."""
+    for candidate in members:
+        if candidate["name"] == member:
+            return candidate
+    for candidate in members:
+        if candidate.get("physical_id") == member or member in candidate.get("resource_ids", ()):
+            return candidate
+    return None
+
+
+def _by_age(members):
+    # Heat's own order for removal and rolling replacement: creation_time, then name.
+    return sorted(members, key=lambda m: (m.get("creation_time") or "", m["name"]))
+
+
+def failed_members(members, error_server_ids=None):
+    """Members Heat shows *_FAILED, or with a server Nova shows in ERROR; oldest first."""
+    errors = set(error_server_ids or ())
+    return _by_age(
+        m
+        for m in members
+        if is_failed_status(m.get("status")) or errors.intersection(m.get("server_ids", ()))
+    )
+
+
+def select_members(members, strategy, member=None, count=1, error_server_ids=None):
+    """Pick the members to replace.
+
+    Returns ``{"status": "selected" | "already_healed", "selected": [member...],
+    "message": str, "remaining_failed": int}``. Raises SelectionError for a request
+    that cannot be served (before anything is changed).
+    """
+    check_request(strategy, member, count)
+    size = len(members)
+    if strategy == "specific":
+        found = find_member(members, member)
+        if found is None:
+            names = ", ".join(sorted(m["name"] for m in members)) or "none"
+            if UUID_RE.match(member):
+                return {
+                    "status": "already_healed",
+                    "selected": [],
+                    "remaining_failed": 0,
+                    "message": "No member of the group has physical id %s any more: it "
+                    "was replaced or removed already. Members now: %s." % (member, names),
+                }
+            raise SelectionError("Member %r is not in the group. Members: %s." % (member, names))
+        return {
+            "status": "selected",
+            "selected": [found],
+            "remaining_failed": 0,
+            "message": "Member %s selected by %s." % (found["name"], member),
+        }
+    if count > size:
+        raise SelectionError(
+            "count=%d is larger than the group, which has %d member(s)." % (count, size)
+        )
+    if strategy == "failed":
+        failed = failed_members(members, error_server_ids)
+        if not failed:
+            return {
+                "status": "already_healed",
+                "selected": [],
+                "remaining_failed": 0,
+                "message": "No failed member: Heat shows none *_FAILED and Nova shows no "
+                "member server in ERROR.",
+            }
+        chosen = failed[:count]
+        return {
+            "status": "selected",
+            "selected": chosen,
+            "remaining_failed": len(failed) - len(chosen),
+            "message": "%d failed member(s), %d selected (count=%d)."
+            % (len(failed), len(chosen), count),
+        }
+    ordered = _by_age(members)
+    chosen = ordered[:count] if strategy == "oldest" else list(reversed(ordered))[:count]
+    return {
+        "status": "selected",
+        "selected": chosen,
+        "remaining_failed": len(failed_members(members, error_server_ids)),
+        "message": "The %d %s member(s) selected." % (len(chosen), strategy),
+    }
+
+
+def batches(names, max_unavailable):
+    """Split member names into consecutive batches of at most ``max_unavailable``."""
+    if not isinstance(max_unavailable, int) or max_unavailable < 1:
+        raise SelectionError("max_unavailable must be >= 1, not %r." % (max_unavailable,))
+    return [list(names[i : i + max_unavailable]) for i in range(0, len(names), max_unavailable)]
+
+
+def verify_replacement(before, after, names):
+    """Check that Heat replaced each named member and kept the group's size.
+
+    ``before``/``after``: member lists around one update. Returns the list of
+    ``{name, old_physical_id, new_physical_id, old_server_ids, new_server_ids}``;
+    raises SelectionError saying every problem found.
+    """
+    old = {m["name"]: m for m in before}
+    new = {m["name"]: m for m in after}
+    problems = []
+    replaced = []
+    for name in names:
+        was, now = old.get(name), new.get(name)
+        if was is None:
+            problems.append("%s was not a member before the update" % name)
+            continue
+        if now is None:
+            problems.append("%s was removed from the group instead of being replaced" % name)
+            continue
+        if not now.get("physical_id") or now.get("physical_id") == was.get("physical_id"):
+            problems.append(
+                "%s still has physical id %s (not replaced)" % (name, was.get("physical_id"))
+            )
+        kept = set(was.get("server_ids", ())) & set(now.get("server_ids", ()))
+        if kept:
+            problems.append("%s still has server(s) %s" % (name, ", ".join(sorted(kept))))
+        if is_failed_status(now.get("status")):
+            problems.append(
+                "%s is %s: %s" % (name, now.get("status"), now.get("status_reason") or "")
+            )
+        replaced.append(
+            {
+                "name": name,
+                "old_physical_id": was.get("physical_id"),
+                "new_physical_id": now.get("physical_id"),
+                "old_server_ids": list(was.get("server_ids", ())),
+                "new_server_ids": list(now.get("server_ids", ())),
+            }
+        )
+    if len(after) != len(before):
+        problems.append(
+            "the group had %d member(s) and now has %d (an AutoScalingGroup without "
+            "desired_capacity sizes itself from its healthy members)" % (len(before), len(after))
+        )
+    if problems:
+        raise SelectionError("Replacement not verified: " + "; ".join(problems) + ".")
+    return replaced
+
+
+def _error(exc):
+    return actions.Result(error=str(exc))
+
+
+class CheckRequestAction(actions.Action):
+    """Validate a replace_member request; return the polling plan {polls, poll_delay}."""
+
+    def __init__(
+        self, strategy, member=None, count=1, max_unavailable=1, timeout=900, poll_delay=5
+    ):
+        self.strategy = strategy
+        self.member = member
+        self.count = count
+        self.max_unavailable = max_unavailable
+        self.timeout = timeout
+        self.poll_delay = poll_delay
+
+    def run(self, context):
+        try:
+            return check_request(
+                self.strategy,
+                self.member,
+                self.count,
+                self.max_unavailable,
+                self.timeout,
+                self.poll_delay,
+            )
+        except SelectionError as exc:
+            return _error(exc)
+
+
+class SelectMembersAction(actions.Action):
+    """Pick the group members to replace by strategy and split them into batches."""
+
+    def __init__(
+        self, members, strategy, member=None, count=1, max_unavailable=1, error_server_ids=None
+    ):
+        self.members = members
+        self.strategy = strategy
+        self.member = member
+        self.count = count
+        self.max_unavailable = max_unavailable
+        self.error_server_ids = error_server_ids
+
+    def run(self, context):
+        try:
+            result = select_members(
+                self.members, self.strategy, self.member, self.count, self.error_server_ids
+            )
+            names = [m["name"] for m in result["selected"]]
+            result["batches"] = batches(names, self.max_unavailable)
+            return result
+        except SelectionError as exc:
+            return _error(exc)
+
+
+class VerifyReplacementAction(actions.Action):
+    """Check that each named member got a new physical id and the group kept its size."""
+
+    def __init__(self, before, after, names):
+        self.before = before
+        self.after = after
+        self.names = names
+
+    def run(self, context):
+        try:
+            return verify_replacement(self.before, self.after, self.names)
+        except SelectionError as exc:
+            return _error(exc)

@@ -1,0 +1,485 @@
+"""ha_actions.orchestration against a mocked Heat API (requests-mock).
+
+The Connection is real openstacksdk on a keystoneauth session built from a
+V3Token fixture with a catalog, the same path the actions take in Mistral.
+Response bodies follow heat/api/openstack/v1 (resources.format_resource,
+stacks) and heat/engine/api.py (preview items).
+"""
+
+import json
+
+import pytest
+import requests_mock
+from keystoneauth1 import fixture as ks_fixture
+from keystoneauth1 import session as ks_session
+from keystoneauth1.access import access
+from keystoneauth1.identity import access as access_plugin
+from mistral_lib import actions
+
+from ha_actions import orchestration as orch
+
+TOKEN = "gAAAAAB-orchestration-test-token"
+PROJECT = "p-1234"
+HEAT = "https://heat.example.com:8004/v1/" + PROJECT
+NOVA = "https://nova.example.com:8774/v2.1"
+ROOT = ("web", "11111111-aaaa-4aaa-8aaa-000000000001")
+NESTED = ("web-asg-x7yq3kdz6d4a", "22222222-bbbb-4bbb-8bbb-000000000002")
+SERVER_1 = "33333333-cccc-4ccc-8ccc-000000000001"
+SERVER_2 = "33333333-cccc-4ccc-8ccc-000000000002"
+
+
+def make_connection():
+    import openstack
+
+    token = ks_fixture.V3Token(project_id=PROJECT, project_name="demo", user_id="u-1")
+    token.add_service("orchestration", name="heat").add_standard_endpoints(
+        public=HEAT, region="RegionOne"
+    )
+    token.add_service("compute", name="nova").add_standard_endpoints(
+        public=NOVA, region="RegionOne"
+    )
+    auth_ref = access.create(body=token, auth_token=TOKEN)
+    plugin = access_plugin.AccessInfoPlugin(auth_ref, auth_url="https://keystone.example.com/v3")
+    sess = ks_session.Session(auth=plugin)
+    return openstack.connection.Connection(session=sess, region_name="RegionOne")
+
+
+@pytest.fixture
+def conn():
+    return make_connection()
+
+
+@pytest.fixture
+def heat():
+    with requests_mock.Mocker() as mocker:
+        yield mocker
+
+
+def stack_body(
+    name=ROOT[0],
+    sid=ROOT[1],
+    status="CREATE_COMPLETE",
+    reason="Stack CREATE completed",
+    updated=None,
+):
+    return {
+        "stack": {
+            "id": sid,
+            "stack_name": name,
+            "stack_status": status,
+            "stack_status_reason": reason,
+            "creation_time": "2026-01-01T00:00:00Z",
+            "updated_time": updated,
+            "links": [{"href": "%s/stacks/%s/%s" % (HEAT, name, sid), "rel": "self"}],
+        }
+    }
+
+
+def resource(
+    name,
+    rtype,
+    stack,
+    physical="",
+    status="CREATE_COMPLETE",
+    nested=None,
+    created="2026-01-01T00:00:00Z",
+    parent=None,
+):
+    """A resource as GET .../resources lists it (format_resource)."""
+    links = [
+        {"href": "%s/stacks/%s/%s/resources/%s" % (HEAT, stack[0], stack[1], name), "rel": "self"},
+        {"href": "%s/stacks/%s/%s" % (HEAT, stack[0], stack[1]), "rel": "stack"},
+    ]
+    if nested:
+        links.append({"href": "%s/stacks/%s/%s" % (HEAT, nested[0], nested[1]), "rel": "nested"})
+    res = {
+        "resource_name": name,
+        "logical_resource_id": name,
+        "physical_resource_id": physical,
+        "resource_status": status,
+        "resource_status_reason": "state changed",
+        "resource_type": rtype,
+        "creation_time": created,
+        "updated_time": created,
+        "required_by": [],
+        "links": links,
+    }
+    if parent:
+        res["parent_resource"] = parent
+    return res
+
+
+def mock_root(heat, status="CREATE_COMPLETE", updated=None, resources=None, template=None):
+    """GET /stacks/web answers 302 to /stacks/web/<id>, as Heat does."""
+    heat.get(
+        "%s/stacks/%s" % (HEAT, ROOT[0]),
+        status_code=302,
+        headers={"Location": "%s/stacks/%s/%s" % (HEAT, ROOT[0], ROOT[1])},
+    )
+    heat.get(
+        "%s/stacks/%s/%s" % (HEAT, ROOT[0], ROOT[1]),
+        json=stack_body(status=status, updated=updated),
+    )
+    if resources is None:
+        resources = [
+            resource("asg", "OS::Heat::AutoScalingGroup", ROOT, NESTED[1], nested=NESTED),
+            resource("lb", "OS::Octavia::LoadBalancer", ROOT, "lb-1"),
+        ]
+    heat.get("%s/stacks/%s/%s/resources" % (HEAT, ROOT[0], ROOT[1]), json={"resources": resources})
+    if template is None:
+        template = {
+            "heat_template_version": "2018-08-31",
+            "resources": {
+                "asg": {
+                    "type": "OS::Heat::AutoScalingGroup",
+                    "properties": {"desired_capacity": 2, "max_size": 5},
+                }
+            },
+        }
+    heat.get("%s/stacks/%s/%s/template" % (HEAT, ROOT[0], ROOT[1]), json=template)
+
+
+def template_members():
+    """Two members that are templates holding a server, plus a port one level deeper."""
+    m1 = ("web-asg-x7yq3kdz6d4a-aaaa-1", "44444444-0000-4000-8000-000000000001")
+    m2 = ("web-asg-x7yq3kdz6d4a-bbbb-2", "44444444-0000-4000-8000-000000000002")
+    inner = ("web-asg-x7yq3kdz6d4a-aaaa-1-net-3", "55555555-0000-4000-8000-000000000003")
+    return [
+        resource(
+            "bbbb",
+            "member.yaml",
+            NESTED,
+            m2[1],
+            nested=m2,
+            created="2026-01-02T00:00:00Z",
+            parent="asg",
+        ),
+        resource(
+            "aaaa", "member.yaml", NESTED, m1[1], nested=m1, status="CHECK_FAILED", parent="asg"
+        ),
+        resource("server", "OS::Nova::Server", m1, SERVER_1, parent="aaaa"),
+        resource("net", "OS::Heat::Stack", m1, inner[1], nested=inner, parent="aaaa"),
+        resource("port", "OS::Neutron::Port", inner, "port-1", parent="net"),
+        resource("server", "OS::Nova::Server", m2, SERVER_2, parent="bbbb"),
+    ]
+
+
+def mock_nested(heat, resources):
+    heat.get(
+        "%s/stacks/%s/%s/resources" % (HEAT, NESTED[0], NESTED[1]), json={"resources": resources}
+    )
+
+
+def heat_error(code, title, message):
+    return {
+        "status_code": code,
+        "json": {
+            "code": code,
+            "title": title,
+            "explanation": "",
+            "error": {"message": message, "type": "X", "traceback": None},
+        },
+    }
+
+
+def assert_no_token(obj):
+    assert TOKEN not in json.dumps(obj, default=str)
+
+
+class TestGetStack:
+    def test_follows_redirect(self, conn, heat):
+        mock_root(heat)
+        stack = orch.get_stack(conn, "web")
+        assert stack["id"] == ROOT[1]
+        assert [r.path.rsplit("/", 1)[-1] for r in heat.request_history] == ["web", ROOT[1]]
+
+    def test_unknown_stack(self, conn, heat):
+        heat.get(
+            "%s/stacks/nope" % HEAT,
+            **heat_error(404, "Not Found", "The Stack (nope) could not be found."),
+        )
+        with pytest.raises(orch.StackNotFound, match="Stack 'nope' not found in project p-1234"):
+            orch.get_stack(conn, "nope")
+
+    def test_summary(self):
+        stack = stack_body(status="UPDATE_IN_PROGRESS", updated="2026-01-05T00:00:00Z")["stack"]
+        summary = orch.stack_summary(stack)
+        assert summary["ref"] == "web/" + ROOT[1]
+        assert summary["in_progress"] and summary["pending"]
+
+    @pytest.mark.parametrize(
+        "status, updated, previous, pending",
+        [
+            ("UPDATE_COMPLETE", "2026-01-05T00:00:00Z", None, False),
+            # The PATCH was accepted but Heat shows the old update still: not started.
+            ("UPDATE_COMPLETE", "2026-01-05T00:00:00Z", "2026-01-05T00:00:00Z", True),
+            ("UPDATE_COMPLETE", "2026-01-06T00:00:00Z", "2026-01-05T00:00:00Z", False),
+            # Never updated before: '' stands for "no updated_time".
+            ("CREATE_COMPLETE", None, "", True),
+            ("UPDATE_FAILED", "2026-01-06T00:00:00Z", "", False),
+        ],
+    )
+    def test_pending(self, status, updated, previous, pending):
+        stack = stack_body(status=status, updated=updated)["stack"]
+        assert orch.stack_summary(stack, previous)["pending"] is pending
+
+
+class TestFindGroup:
+    resources = [
+        resource("asg", "OS::Heat::AutoScalingGroup", ROOT, "n1"),
+        resource("rg", "OS::Heat::ResourceGroup", ROOT, "n2"),
+        resource("lb", "OS::Octavia::LoadBalancer", ROOT, "lb-1"),
+    ]
+
+    def test_named(self):
+        assert orch.find_group(self.resources, "rg")["resource_name"] == "rg"
+
+    def test_ambiguous(self):
+        with pytest.raises(
+            orch.GroupError, match=r"has 2 groups.*asg \(OS::Heat::AutoScalingGroup\), rg"
+        ):
+            orch.find_group(self.resources)
+
+    def test_only_one(self):
+        assert orch.find_group(self.resources[1:])["resource_name"] == "rg"
+
+    def test_none(self):
+        with pytest.raises(orch.GroupError, match="has 0 groups.*Groups: none"):
+            orch.find_group(self.resources[2:])
+
+    def test_missing(self):
+        with pytest.raises(orch.GroupError, match="no resource 'web'. Groups: asg"):
+            orch.find_group(self.resources, "web")
+
+    def test_not_a_group(self):
+        with pytest.raises(
+            orch.GroupError, match="'lb' is a OS::Octavia::LoadBalancer, not a group"
+        ):
+            orch.find_group(self.resources, "lb")
+
+
+class TestGroupMembers:
+    def test_template_members(self, conn, heat):
+        mock_root(heat)
+        mock_nested(heat, template_members())
+        result = orch.group_members(conn, "web")
+        assert result["stack"]["name"] == "web"
+        assert result["group"] == {
+            "name": "asg",
+            "type": "OS::Heat::AutoScalingGroup",
+            "status": "CREATE_COMPLETE",
+            "physical_id": NESTED[1],
+            "ref": "%s/%s" % NESTED,
+        }
+        assert result["size"] == 2
+        assert result["warnings"] == []
+        assert result["busy"] is False
+        aaaa, bbbb = result["members"]
+        assert aaaa["name"] == "aaaa"
+        assert aaaa["status"] == "CHECK_FAILED"
+        assert aaaa["server_ids"] == [SERVER_1]
+        assert sorted(aaaa["resource_ids"]) == sorted(
+            [SERVER_1, "55555555-0000-4000-8000-000000000003", "port-1"]
+        )
+        assert bbbb["server_ids"] == [SERVER_2]
+        assert bbbb["creation_time"] == "2026-01-02T00:00:00Z"
+        nested_call = heat.request_history[-2]
+        assert nested_call.qs == {"nested_depth": ["2"]}
+        assert_no_token(result)
+
+    def test_server_members(self, conn, heat):
+        mock_root(heat)
+        mock_nested(
+            heat,
+            [
+                resource("m1", "OS::Nova::Server", NESTED, SERVER_1, parent="asg"),
+                resource("m2", "OS::Nova::Server", NESTED, SERVER_2, parent="asg"),
+            ],
+        )
+        members = orch.group_members(conn, "web", "asg")["members"]
+        assert [
+            (m["name"], m["physical_id"], m["server_ids"], m["resource_ids"]) for m in members
+        ] == [("m1", SERVER_1, [SERVER_1], []), ("m2", SERVER_2, [SERVER_2], [])]
+
+    def test_asg_without_desired_capacity_warns(self, conn, heat):
+        mock_root(heat, template={"resources": {"asg": {"properties": {"min_size": 1}}}})
+        mock_nested(heat, [])
+        warnings = orch.group_members(conn, "web")["warnings"]
+        assert len(warnings) == 1 and "sets no desired_capacity" in warnings[0]
+
+    def test_resource_group_reads_no_template(self, conn, heat):
+        mock_root(
+            heat,
+            resources=[resource("rg", "OS::Heat::ResourceGroup", ROOT, NESTED[1], nested=NESTED)],
+        )
+        mock_nested(heat, [resource("0", "OS::Nova::Server", NESTED, SERVER_1)])
+        result = orch.group_members(conn, "web")
+        assert [m["name"] for m in result["members"]] == ["0"]
+        assert not any(r.path.endswith("/template") for r in heat.request_history)
+
+    def test_busy(self, conn, heat):
+        mock_root(heat, status="UPDATE_IN_PROGRESS")
+        mock_nested(heat, [])
+        result = orch.group_members(conn, "web")
+        assert result["busy"] is True and result["stack"]["in_progress"] is True
+
+    def test_group_busy_alone(self, conn, heat):
+        mock_root(
+            heat,
+            resources=[
+                resource(
+                    "asg",
+                    "OS::Heat::AutoScalingGroup",
+                    ROOT,
+                    NESTED[1],
+                    nested=NESTED,
+                    status="UPDATE_IN_PROGRESS",
+                )
+            ],
+        )
+        mock_nested(heat, [])
+        assert orch.group_members(conn, "web")["busy"] is True
+
+    def test_group_without_nested_stack(self, conn, heat):
+        mock_root(
+            heat,
+            resources=[
+                resource("asg", "OS::Heat::AutoScalingGroup", ROOT, "", status="CREATE_FAILED")
+            ],
+        )
+        with pytest.raises(orch.GroupError, match="asg has no nested stack yet"):
+            orch.group_members(conn, "web")
+
+    def test_group_error_changes_nothing(self, conn, heat):
+        mock_root(heat)
+        with pytest.raises(orch.GroupError, match="Groups: asg"):
+            orch.group_members(conn, "web", "lbx")
+        assert {r.method for r in heat.request_history} == {"GET"}
+
+
+class TestChanges:
+    def test_mark_unhealthy(self, conn, heat):
+        url = "%s/stacks/%s/%s/resources/aaaa" % (HEAT, NESTED[0], NESTED[1])
+        heat.patch(url, status_code=200, json=None)
+        orch.mark_unhealthy(conn, "%s/%s" % NESTED, "aaaa", "alarm 42")
+        assert heat.last_request.json() == {
+            "mark_unhealthy": True,
+            "resource_status_reason": "alarm 42",
+        }
+        assert heat.last_request.headers["X-Auth-Token"] == TOKEN
+
+    def test_mark_unhealthy_conflict(self, conn, heat):
+        url = "%s/stacks/%s/%s/resources/aaaa" % (HEAT, NESTED[0], NESTED[1])
+        heat.patch(
+            url,
+            **heat_error(
+                409, "Conflict", "Stack web-asg already has an action (UPDATE) in progress."
+            ),
+        )
+        with pytest.raises(orch.sdk_exceptions.ConflictException, match="already has an action"):
+            orch.mark_unhealthy(conn, "%s/%s" % NESTED, "aaaa")
+
+    def test_update_existing_sends_empty_patch(self, conn, heat):
+        heat.patch("%s/stacks/%s/%s" % (HEAT, ROOT[0], ROOT[1]), status_code=202)
+        orch.update_existing(conn, "%s/%s" % ROOT)
+        assert heat.last_request.json() == {}
+
+    def test_preview(self, conn, heat):
+        item = {
+            "resource_name": "aaaa",
+            "resource_type": "member.yaml",
+            "physical_resource_id": "p1",
+            "stack_name": NESTED[0],
+            "resource_action": "CHECK",
+            "resource_status": "FAILED",
+        }
+        heat.patch(
+            "%s/stacks/%s/%s/preview" % (HEAT, ROOT[0], ROOT[1]),
+            json={
+                "resource_changes": {
+                    "replaced": [item],
+                    "unchanged": [item],
+                    "updated": [],
+                    "added": [],
+                    "deleted": [],
+                }
+            },
+        )
+        result = orch.preview_update(conn, "%s/%s" % ROOT)
+        assert result == {
+            "replaced": [
+                {"name": "aaaa", "type": "member.yaml", "physical_id": "p1", "stack": NESTED[0]}
+            ],
+            "added": [],
+            "deleted": [],
+            "updated": [],
+        }
+        assert heat.last_request.qs == {"show_nested": ["true"]}
+        assert heat.last_request.json() == {}
+
+
+class TestActions:
+    """Thin wrappers: JSON-only state, readable errors, no token in results."""
+
+    @pytest.fixture(autouse=True)
+    def patched_connect(self, monkeypatch):
+        monkeypatch.setattr(orch.OpenStackAction, "connect", lambda self, ctx: make_connection())
+
+    def test_state_is_json(self):
+        for action in (
+            orch.GroupMembersAction("web"),
+            orch.MarkUnhealthyAction("a/b", ["x"]),
+            orch.UpdateExistingAction("a/b"),
+            orch.PreviewUpdateAction("a/b"),
+            orch.StackStatusAction("web", ""),
+        ):
+            json.dumps(vars(action))
+
+    def test_stack_status(self, heat):
+        mock_root(heat, status="UPDATE_COMPLETE", updated="2026-01-06T00:00:00Z")
+        result = orch.StackStatusAction("web", "2026-01-05T00:00:00Z").run(None)
+        assert result["status"] == "UPDATE_COMPLETE" and result["pending"] is False
+
+    def test_unknown_stack_is_a_readable_error(self, heat):
+        heat.get("%s/stacks/nope" % HEAT, status_code=404, json={})
+        result = orch.GroupMembersAction("nope").run(None)
+        assert isinstance(result, actions.Result) and result.is_error()
+        assert result.error.startswith("Stack 'nope' not found")
+
+    def test_group_error_is_readable(self, heat):
+        mock_root(heat)
+        result = orch.GroupMembersAction("web", "nope").run(None)
+        assert (
+            result.error
+            == "The stack has no resource 'nope'. Groups: asg (OS::Heat::AutoScalingGroup)."
+        )
+
+    def test_mark_reports_partial_progress(self, heat):
+        base = "%s/stacks/%s/%s/resources/" % (HEAT, NESTED[0], NESTED[1])
+        heat.patch(base + "aaaa", status_code=200)
+        heat.patch(base + "bbbb", **heat_error(409, "Conflict", "resource locked"))
+        result = orch.MarkUnhealthyAction("%s/%s" % NESTED, ["aaaa", "bbbb"], "r").run(None)
+        assert result.is_error()
+        assert "Marked unhealthy: aaaa" in result.error
+        assert "bbbb failed" in result.error and "resource locked" in result.error
+        assert TOKEN not in result.error
+
+    def test_mark_ok(self, heat):
+        heat.patch("%s/stacks/%s/%s/resources/aaaa" % (HEAT, NESTED[0], NESTED[1]))
+        assert orch.MarkUnhealthyAction("%s/%s" % NESTED, ["aaaa"]).run(None) == {
+            "stack": "%s/%s" % NESTED,
+            "marked": ["aaaa"],
+        }
+
+    def test_update_refused(self, heat):
+        heat.patch(
+            "%s/stacks/%s/%s" % (HEAT, ROOT[0], ROOT[1]),
+            **heat_error(409, "Conflict", "Stack web already has an action (UPDATE) in progress."),
+        )
+        result = orch.UpdateExistingAction("%s/%s" % ROOT).run(None)
+        assert result.is_error() and "in progress" in result.error
+
+    def test_unexpected_errors_propagate(self, monkeypatch):
+        monkeypatch.setattr(orch, "get_stack", lambda conn, stack: 1 / 0)
+        with pytest.raises(ZeroDivisionError):
+            orch.StackStatusAction("web").run(None)
