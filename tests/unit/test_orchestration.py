@@ -414,7 +414,7 @@ class TestChanges:
             "deleted": [],
             "updated": [],
         }
-        assert heat.last_request.qs == {"show_nested": ["true"]}
+        assert heat.last_request.qs == {}
         assert heat.last_request.json() == {}
 
 
