@@ -4,6 +4,7 @@ Every process is started in its own session (process group) with its PID in
 ``run/<service>.pid``; ``down`` signals exactly those groups, never by name.
 """
 
+import configparser
 import hashlib
 import json
 import os
@@ -339,17 +340,27 @@ def write_private(path, text):
         f.write(text)
 
 
+def _read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def _ini_values(text):
+    """An INI text's settings, so that reordering alone is not a change."""
+    parser = configparser.RawConfigParser(strict=False)
+    parser.read_string(text)
+    return {section: dict(parser.items(section)) for section in parser.sections()}
+
+
 def write_configs(lay, sec):
     """Write every service's configuration; return the names whose file changed."""
     changed = []
     for name, builder in CONFIGS.items():
         text = render_ini(builder(lay, sec))
-        try:
-            with open(lay.conf(name)) as f:
-                same = f.read() == text
-        except OSError:
-            same = False
-        if not same:
+        if _ini_values(text) != _ini_values(_read(lay.conf(name))):
             write_private(lay.conf(name), text)
             changed.append(name)
     shutil.copy(lay.venv_etc("glance", "glance-api-paste.ini"),

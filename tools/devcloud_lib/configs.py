@@ -75,22 +75,8 @@ def _db(secrets, name):
         secrets["db_password"], HOST, name)
 
 
-def _authtoken(secrets, user):
-    return {
-        "www_authenticate_uri": KEYSTONE + "/v3",
-        "auth_url": KEYSTONE,
-        "auth_type": "password",
-        "username": user,
-        "password": secrets["service_password"],
-        "project_name": "service",
-        "user_domain_name": "Default",
-        "project_domain_name": "Default",
-        "region_name": REGION,
-        "service_token_roles_required": True,
-    }
-
-
 def _service_auth(secrets, user, **extra):
+    """keystoneauth password options for a service user in the 'service' project."""
     section = {
         "auth_type": "password",
         "auth_url": KEYSTONE,
@@ -103,6 +89,12 @@ def _service_auth(secrets, user, **extra):
     }
     section.update(extra)
     return section
+
+
+def _authtoken(secrets, user):
+    """[keystone_authtoken]: validate users' tokens and accept Nova's service tokens."""
+    return _service_auth(secrets, user, www_authenticate_uri=KEYSTONE + "/v3",
+                         service_token_roles_required=True)
 
 
 def _common(secrets):
@@ -152,17 +144,8 @@ def heat_conf(lay, secrets):
         },
         "clients_keystone": {"auth_uri": KEYSTONE},
         "clients": {"endpoint_type": "public"},
-        "ec2authtoken": {
-            "auth_uri": KEYSTONE + "/v3",
-            "auth_type": "password",
-            "auth_url": KEYSTONE,
-            "username": "heat",
-            "password": secrets["service_password"],
-            "project_name": "service",
-            "user_domain_name": "Default",
-            "project_domain_name": "Default",
-            "endpoint_override": KEYSTONE,
-        },
+        "ec2authtoken": _service_auth(secrets, "heat", auth_uri=KEYSTONE + "/v3",
+                                      endpoint_override=KEYSTONE, region_name=None),
         "paste_deploy": {"api_paste_config": lay.venv_etc("heat", "api-paste.ini")},
         "oslo_messaging_notifications": {"driver": "noop"},
         "oslo_policy": {"enforce_scope": False, "enforce_new_defaults": False},
