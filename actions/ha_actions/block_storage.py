@@ -1,0 +1,252 @@
+"""Cinder (block storage) calls, and the read-only look at a failover pair.
+
+Raw REST through the openstacksdk proxy, like orchestration.py and compute.py:
+functions take a Connection and plain values and return plain dicts. Reads are
+wait-friendly: each answers ``pending`` so a workflow can poll with ``retry`` /
+``continue-on`` instead of an action that sleeps.
+"""
+
+from mistral_lib import actions
+from openstack import exceptions as sdk_exceptions
+
+from ha_actions import compute
+from ha_actions import orchestration as orch
+from ha_actions.connection import OpenStackAction
+
+NOT_FOUND = "NOT_FOUND"
+# Cinder states a volume passes through on its own; anything else that is not the
+# expected state is final (error, error_detaching, maintenance...).
+TRANSIENT = ("attaching", "detaching", "reserved", "creating", "downloading")
+VOLUME_TYPES = ("OS::Cinder::Volume",)
+
+
+class FailoverError(Exception):
+    """The stack is not a pair that can fail over, or the request does not fit it."""
+
+
+def volume_status(conn, volume_id):
+    """``{id, name, status, attached_to: [server ids]}`` of a volume (status NOT_FOUND if gone)."""
+    resp = conn.block_storage.get("/volumes/%s" % volume_id)
+    if resp.status_code == 404:
+        return {"id": volume_id, "name": None, "status": NOT_FOUND, "attached_to": []}
+    sdk_exceptions.raise_from_response(resp)
+    vol = resp.json()["volume"]
+    return {
+        "id": vol["id"],
+        "name": vol.get("name"),
+        "status": vol["status"],
+        "attached_to": sorted({a["server_id"] for a in vol.get("attachments") or ()
+                               if a.get("server_id")}),
+    }
+
+
+def volume_statuses(conn, volume_ids, expect=None, server_id=None):
+    """Each volume's status and servers, and whether the wait for ``expect`` is over.
+
+    ``expect``: ``available`` (detached from everyone) or ``in-use`` (attached, to
+    ``server_id`` only when it is given). ``pending``: some volume is still on its
+    way there (a transient state, or not yet changed). ``failed``: volumes in a final
+    state other than the expected one. ``done``: every volume is as expected.
+    """
+    vols = [volume_status(conn, vid) for vid in dict.fromkeys(volume_ids or ())]
+    done, failed, pending = [], [], []
+    for vol in vols:
+        if expect is None or _as_expected(vol, expect, server_id):
+            done.append(vol["id"])
+        elif vol["status"] in TRANSIENT or vol["status"] in ("available", "in-use"):
+            pending.append(vol["id"])
+        else:
+            failed.append(vol["id"])
+    return {
+        "volumes": vols,
+        "done": len(done) == len(vols),
+        "pending": bool(pending),
+        "failed": failed,
+        "where": {v["id"]: (v["attached_to"] or [v["status"]]) for v in vols},
+    }
+
+
+def _as_expected(vol, expect, server_id):
+    if vol["status"] != expect:
+        return False
+    if expect == "available":
+        return not vol["attached_to"]
+    if server_id:
+        return vol["attached_to"] == [server_id]
+    return True
+
+
+def _pick(servers, wanted):
+    """The server entry matching ``wanted`` (resource name or server id), or None."""
+    for server in servers:
+        if wanted in (server["name"], server["id"]):
+            return server
+    return None
+
+
+def failover_state(conn, stack, standby=None, parameter="active"):
+    """Read-only look at an active/standby pair: who holds the volumes, who takes over.
+
+    The stack's top-level ``OS::Nova::Server`` resources are the pair; its
+    ``OS::Cinder::Volume`` resources (also one nested level down, e.g. in a
+    ResourceGroup) are the volumes. The active server holds every volume. Returns
+    ``status``: ``ready`` (fail over from active to standby), ``already_active``
+    (nothing to do) or raises FailoverError with what the operator must do.
+    """
+    root = orch.get_stack(conn, stack)
+    ref = orch.stack_ref(root)
+    summary = orch.stack_summary(root)
+    resources = orch.list_resources(conn, ref, nested_depth=1)
+    servers = []
+    for res in resources:
+        if res.get("resource_type") in orch.SERVER_TYPES and res.get("physical_resource_id") \
+                and orch.link_stack(res) == (root["stack_name"], root["id"]):
+            sid = res["physical_resource_id"]
+            servers.append({"name": res["resource_name"], "id": sid,
+                            "status": compute.server_status(conn, sid)})
+    servers.sort(key=lambda s: s["name"])
+    volume_ids = sorted(res["physical_resource_id"] for res in resources
+                        if res.get("resource_type") in VOLUME_TYPES
+                        and res.get("physical_resource_id"))
+    params = root.get("parameters") or {}
+    recorded = params.get(parameter)
+    base = {
+        "stack": {"id": summary["id"], "name": summary["name"], "ref": summary["ref"],
+                  "status": summary["status"], "busy": summary["in_progress"]},
+        "parameter": parameter,
+        "recorded_active": recorded,
+        "servers": servers,
+        "volume_ids": volume_ids,
+    }
+    if parameter not in params:
+        raise FailoverError(
+            "Stack %s has no parameter %r to record the active server in (see "
+            "examples/failover_pair.yaml)." % (summary["name"], parameter))
+    if len(servers) < 2:
+        raise FailoverError(
+            "Stack %s has %d server(s) (%s): a failover needs an active and a standby."
+            % (summary["name"], len(servers), ", ".join(s["name"] for s in servers) or "none"))
+    if not volume_ids:
+        raise FailoverError("Stack %s has no OS::Cinder::Volume to fail over." % summary["name"])
+    vols = volume_statuses(conn, volume_ids)
+    base["volumes"] = vols["volumes"]
+    base["where"] = vols["where"]
+    holders = sorted({sid for v in vols["volumes"] for sid in v["attached_to"]})
+    busy = [v for v in vols["volumes"] if v["status"] not in ("available", "in-use")]
+    if busy:
+        raise FailoverError(
+            "Volume(s) %s are not settled (%s): not moving anything. Check them with "
+            "'openstack volume show'." % (
+                ", ".join(v["id"] for v in busy), ", ".join(v["status"] for v in busy)))
+    unattached = [v["id"] for v in vols["volumes"] if not v["attached_to"]]
+    if len(holders) != 1 or unattached:
+        raise FailoverError(
+            "The volumes of stack %s are not all held by one server (where: %s): no single "
+            "active server. Attach every volume to the active server first (openstack "
+            "server add volume), or detach the strays." % (summary["name"], vols["where"]))
+    active = next((s for s in servers if s["id"] == holders[0]), None)
+    if active is None:
+        raise FailoverError(
+            "The volumes are attached to server %s, which is not one of the stack's "
+            "servers (%s)." % (holders[0], ", ".join(s["name"] for s in servers)))
+    base["active"] = active
+    if standby is not None:
+        target = _pick(servers, standby)
+        if target is None:
+            raise FailoverError(
+                "Standby %r is not a server of stack %s (servers: %s)." % (
+                    standby, summary["name"],
+                    ", ".join("%s (%s)" % (s["name"], s["id"]) for s in servers)))
+        if target["id"] == active["id"]:
+            return dict(base, status="already_active", standby=None, message=(
+                "%s (%s) already holds every volume: nothing to do." % (
+                    active["name"], active["id"])))
+    else:
+        others = [s for s in servers if s["id"] != active["id"]]
+        if len(others) != 1:
+            raise FailoverError(
+                "Stack %s has %d servers besides the active %s: name the standby "
+                "(input 'standby')." % (summary["name"], len(others), active["name"]))
+        target = others[0]
+        if (target["status"] == "SHUTOFF" and active["status"] == "ACTIVE"
+                and recorded == active["name"]):
+            # The state a completed failover leaves: the old active fenced (stopped).
+            return dict(base, status="already_active", standby=None, message=(
+                "%s (%s) is ACTIVE, holds every volume and is the stack's %s; the other "
+                "server %s is SHUTOFF: nothing to do. Give 'standby' to fail over to it "
+                "anyway (start it first)." % (
+                    active["name"], active["id"], parameter, target["name"])))
+    if target["status"] != "ACTIVE":
+        raise FailoverError(
+            "Standby %s (%s) is %s, not ACTIVE: nothing changed, the volumes stay on %s. "
+            "Start or repair the standby (openstack server start %s), then run again." % (
+                target["name"], target["id"], target["status"], active["name"],
+                target["id"]))
+    return dict(base, status="ready", standby=target, message=(
+        "Fail over %d volume(s) from %s (%s, %s) to %s (%s)." % (
+            len(volume_ids), active["name"], active["id"], active["status"],
+            target["name"], target["id"])))
+
+
+def readable(fn):
+    """Like orchestration.readable, plus the failover errors."""
+    try:
+        return orch.readable(fn)
+    except FailoverError as exc:
+        return actions.Result(error=str(exc))
+
+
+class VolumeStatusesAction(OpenStackAction):
+    """Return each volume's Cinder status and servers; with expect, whether the wait is over.
+
+    expect: available (detached) or in-use (attached, to server_id if given).
+    """
+
+    def __init__(self, volume_ids, expect=None, server_id=None):
+        self.volume_ids = volume_ids
+        self.expect = expect
+        self.server_id = server_id
+
+    def run(self, context):
+        return readable(lambda: volume_statuses(
+            self.connect(context), self.volume_ids, self.expect, self.server_id))
+
+
+class FailoverStateAction(OpenStackAction):
+    """Read-only look at an active/standby pair stack: servers, volumes, active, standby."""
+
+    def __init__(self, stack, standby=None, parameter="active"):
+        self.stack = stack
+        self.standby = standby
+        self.parameter = parameter
+
+    def run(self, context):
+        return readable(lambda: failover_state(
+            self.connect(context), self.stack, self.standby, self.parameter))
+
+
+def record_active(conn, stack, parameter, value):
+    """PATCH stack ``stack`` (name/id) with only ``parameter: value`` (existing=true).
+
+    Returns the stack's updated_time before the PATCH ('' if none), for ha.stack_status's
+    previous_updated_time, so a workflow can wait for the update it started.
+    """
+    before = orch.get_stack(conn, stack)
+    resp = conn.orchestration.patch(
+        "/stacks/%s" % orch.stack_ref(before), json={"parameters": {parameter: value}})
+    sdk_exceptions.raise_from_response(resp)
+    return {"stack": orch.stack_ref(before), "parameter": parameter, "value": value,
+            "previous_updated_time": before.get("updated_time") or ""}
+
+
+class RecordActiveAction(OpenStackAction):
+    """PATCH a stack's parameter recording the active server (existing=true, that one only)."""
+
+    def __init__(self, stack, value, parameter="active"):
+        self.stack = stack
+        self.value = value
+        self.parameter = parameter
+
+    def run(self, context):
+        return readable(lambda: record_active(
+            self.connect(context), self.stack, self.parameter, self.value))

@@ -1,0 +1,177 @@
+"""ha.v1.failover_volume on real Heat, Nova and Cinder, run with the mistral CLI as the member user.
+
+Healthy-host path only: the dead-host path (nova-compute stopped, detach answers 409)
+is not exercised here, as it would stop a service the other tests share.
+"""
+
+import openstack
+import pytest
+from conftest import MEMBER
+from groups import (
+    AttachmentWatcher,
+    attach_and_wait,
+    example,
+    patch_and_wait,
+    server_status,
+    stack,
+    stack_outputs,
+    volume_servers,
+    wait_volume,
+)
+
+pytestmark = pytest.mark.functional
+WORKFLOW = "ha.v1.failover_volume"
+
+
+def create_pair(conn, stacks, volume_count=1):
+    """A failover pair with its volumes attached to server_a; (stack, servers, volume ids)."""
+    template, _ = example("failover_pair.yaml")
+    body = stacks.create(template, parameters={"volume_count": volume_count})
+    outputs = stack_outputs(conn, body["id"])
+    servers, volume_ids = outputs["servers"], sorted(outputs["volume_ids"])
+    assert len(volume_ids) == volume_count
+    attach_and_wait(conn, servers["server_a"], volume_ids)
+    return body, servers, volume_ids
+
+
+def failover(mistral, volume_ids, **inputs):
+    """Run the workflow while a watcher checks no volume is ever on two servers."""
+    with AttachmentWatcher(openstack.connect(cloud=MEMBER), volume_ids) as watcher:
+        execution, output = mistral.execute(WORKFLOW, dict({"poll_delay": 1}, **inputs),
+                                            timeout=600)
+    assert watcher.polls > 0 and not watcher.errors, watcher.errors
+    assert watcher.violations == [], "volume attached to two servers at once"
+    return execution, output.get("report", {})
+
+
+def where(conn, volume_ids):
+    return {vid: volume_servers(conn, vid) for vid in volume_ids}
+
+
+def test_failover_moves_the_volume_and_heat_keeps_it_there(conn, mistral, stacks,
+                                                           pack_workflows):
+    body, servers, volume_ids = create_pair(conn, stacks)
+    a, b = servers["server_a"], servers["server_b"]
+
+    execution, report = failover(mistral, volume_ids, stack=body["stack_name"])
+    assert execution["State"] == "SUCCESS", execution["State info"]
+    assert report["status"] == "failed_over", report
+    assert report["old_active"] == {"name": "server_a", "id": a}
+    assert report["new_active"] == {"name": "server_b", "id": b}
+    assert report["fencing"]["method"] == "stop"
+    assert report["fencing"]["result"] == "SHUTOFF"
+    assert report["volumes"] == {volume_ids[0]: [b]}
+    assert [s["name"] for s in report["steps"]] == ["inspect", "fence", "detach", "attach",
+                                                    "record"]
+    assert all(isinstance(s["duration_s"], (int, float)) for s in report["steps"])
+    assert where(conn, volume_ids) == {volume_ids[0]: ("in-use", [b])}
+    assert server_status(conn, a) == "SHUTOFF"
+    assert server_status(conn, b) == "ACTIVE"
+    after = stack(conn, body["id"])
+    assert after["stack_status"] == "UPDATE_COMPLETE"
+    assert after["parameters"]["active"] == "server_b"
+
+    # A later no-change update of the stack leaves the volume on the new active.
+    patch_and_wait(conn, after, {})
+    assert where(conn, volume_ids) == {volume_ids[0]: ("in-use", [b])}
+
+    # Again: nothing to do, nothing changed.
+    updated = stack(conn, body["id"])["updated_time"]
+    execution, report = failover(mistral, volume_ids, stack=body["stack_name"])
+    assert execution["State"] == "SUCCESS", execution["State info"]
+    assert report["status"] == "already_active", report
+    assert report["new_active"]["id"] == b
+    assert where(conn, volume_ids) == {volume_ids[0]: ("in-use", [b])}
+    assert stack(conn, body["id"])["updated_time"] == updated
+    assert server_status(conn, a) == "SHUTOFF"
+
+
+def test_two_volumes_move_together_and_named_standby_again_is_already_active(
+        conn, mistral, stacks, pack_workflows):
+    body, servers, volume_ids = create_pair(conn, stacks, volume_count=2)
+    a, b = servers["server_a"], servers["server_b"]
+
+    execution, report = failover(mistral, volume_ids, stack=body["id"], standby=b)
+    assert execution["State"] == "SUCCESS", execution["State info"]
+    assert report["status"] == "failed_over", report
+    assert report["volumes"] == {vid: [b] for vid in volume_ids}
+    assert where(conn, volume_ids) == {vid: ("in-use", [b]) for vid in volume_ids}
+    assert server_status(conn, a) == "SHUTOFF"
+    assert stack(conn, body["id"])["parameters"]["active"] == "server_b"
+
+    execution, report = failover(mistral, volume_ids, stack=body["id"], standby="server_b")
+    assert execution["State"] == "SUCCESS", execution["State info"]
+    assert report["status"] == "already_active", report
+    assert where(conn, volume_ids) == {vid: ("in-use", [b]) for vid in volume_ids}
+
+
+def test_standby_not_active_fails_clearly_and_moves_nothing(conn, mistral, stacks,
+                                                            pack_workflows):
+    body, servers, volume_ids = create_pair(conn, stacks)
+    a, b = servers["server_a"], servers["server_b"]
+    conn.compute.stop_server(b)
+    conn.compute.wait_for_server(conn.compute.get_server(b), status="SHUTOFF", wait=120)
+    updated = stack(conn, body["id"])["updated_time"]
+
+    execution, report = failover(mistral, volume_ids, stack=body["stack_name"], standby="server_b")
+    assert execution["State"] == "ERROR"
+    assert "Standby server_b (%s) is SHUTOFF, not ACTIVE" % b in execution["State info"]
+    assert "nothing changed" in execution["State info"]
+    assert report["status"] == "failed"
+    assert where(conn, volume_ids) == {volume_ids[0]: ("in-use", [a])}
+    assert server_status(conn, a) == "ACTIVE"
+    assert stack(conn, body["id"])["updated_time"] == updated
+
+
+def test_fencing_not_confirmed_under_policy_fail_moves_nothing(conn, admin_conn, mistral, stacks,
+                                                               pack_workflows):
+    """The old active cannot be stopped: an admin locks it (os-stop then answers 409)."""
+    body, servers, volume_ids = create_pair(conn, stacks)
+    a = servers["server_a"]
+    admin_conn.compute.lock_server(a)
+    try:
+        execution, report = failover(mistral, volume_ids, stack=body["stack_name"],
+                                     fence_timeout=5)
+        assert execution["State"] == "ERROR"
+        info = execution["State info"]
+        assert "Fencing failed: could not stop the old active server_a" in info
+        assert "NOT moved" in info and "dead_host_policy=delete_server" in info
+        assert report["status"] == "failed"
+        assert report["fencing"]["method"] == "stop"
+        assert where(conn, volume_ids) == {volume_ids[0]: ("in-use", [a])}
+        assert server_status(conn, a) == "ACTIVE"
+    finally:
+        admin_conn.compute.unlock_server(a)
+    wait_volume(conn, volume_ids[0], "in-use", a)
+
+
+HOOK = """\
+---
+version: '2.0'
+ft.failover_hook:
+  input:
+    - stack
+    - server_id
+  tasks:
+    hello:
+      action: std.echo output=<% $.server_id %>
+"""
+
+
+def test_hooks_run_and_a_failing_hook_is_reported_not_fatal(conn, mistral, stacks,
+                                                            pack_workflows, tmp_path):
+    path = tmp_path / "hook.yaml"
+    path.write_text(HOOK)
+    mistral.upload(str(path))
+    body, servers, volume_ids = create_pair(conn, stacks)
+    b = servers["server_b"]
+
+    execution, report = failover(mistral, volume_ids, stack=body["stack_name"],
+                                 quiesce="ft.failover_hook", activate="ft.no_such_hook",
+                                 hook_timeout=30)
+    assert execution["State"] == "SUCCESS", execution["State info"]
+    assert report["status"] == "failed_over", report
+    steps = {s["name"]: s["result"] for s in report["steps"]}
+    assert steps["quiesce"] == "SUCCESS (ft.failover_hook)"
+    assert steps["activate"].startswith("FAILED, ignored (ft.no_such_hook)")
+    assert where(conn, volume_ids) == {volume_ids[0]: ("in-use", [b])}

@@ -1,0 +1,193 @@
+"""ha_actions.block_storage against mocked Cinder, Nova and Heat APIs (requests-mock).
+
+Bodies follow cinder/api/v3/views/volumes.py (attachments: server_id, attachment_id...)
+and heat/api/openstack/v1 (stacks, resources).
+"""
+
+import json
+
+import pytest
+import requests_mock
+from keystoneauth1 import fixture as ks_fixture
+from keystoneauth1 import session as ks_session
+from keystoneauth1.access import access
+from keystoneauth1.identity import access as access_plugin
+from mistral_lib import actions
+
+from ha_actions import block_storage as bs
+
+TOKEN = "gAAAAAB-block-storage-test-token"
+PROJECT = "p-1234"
+CINDER = "https://cinder.example.com:8776/v3/" + PROJECT
+NOVA = "https://nova.example.com:8774/v2.1"
+HEAT = "https://heat.example.com:8004/v1/" + PROJECT
+STACK = ("pair", "11111111-aaaa-4aaa-8aaa-000000000001")
+VOLS = ("vvvvvvvv-0000-4000-8000-000000000001", "vvvvvvvv-0000-4000-8000-000000000002")
+A = "33333333-cccc-4ccc-8ccc-00000000000a"
+B = "33333333-cccc-4ccc-8ccc-00000000000b"
+
+
+def make_connection():
+    import openstack
+
+    token = ks_fixture.V3Token(project_id=PROJECT, project_name="demo", user_id="u-1")
+    for stype, name, url in (("block-storage", "cinder", CINDER), ("compute", "nova", NOVA),
+                             ("orchestration", "heat", HEAT)):
+        token.add_service(stype, name=name).add_standard_endpoints(public=url, region="RegionOne")
+    auth_ref = access.create(body=token, auth_token=TOKEN)
+    plugin = access_plugin.AccessInfoPlugin(auth_ref, auth_url="https://keystone.example.com/v3")
+    return openstack.connection.Connection(
+        session=ks_session.Session(auth=plugin), region_name="RegionOne")
+
+
+@pytest.fixture
+def api():
+    with requests_mock.Mocker() as mocker:
+        yield mocker
+
+
+def volume(mocker, vid, status, *servers):
+    mocker.get("%s/volumes/%s" % (CINDER, vid), json={"volume": {
+        "id": vid, "name": "v", "status": status, "multiattach": False,
+        "attachments": [{"server_id": s, "attachment_id": "att-" + s, "volume_id": vid,
+                         "host_name": None, "device": "/dev/vdb", "id": vid} for s in servers],
+    }})
+
+
+def test_volume_status_and_missing(api):
+    volume(api, VOLS[0], "in-use", A)
+    api.get("%s/volumes/%s" % (CINDER, VOLS[1]), status_code=404,
+            json={"itemNotFound": {"code": 404, "message": "not found"}})
+    conn = make_connection()
+    assert bs.volume_status(conn, VOLS[0]) == {
+        "id": VOLS[0], "name": "v", "status": "in-use", "attached_to": [A]}
+    assert bs.volume_status(conn, VOLS[1])["status"] == bs.NOT_FOUND
+    assert api.last_request.headers["X-Auth-Token"] == TOKEN
+
+
+@pytest.mark.parametrize("states, expect, server, done, pending, failed", [
+    ((("available",), ("available",)), "available", None, True, False, []),
+    ((("detaching", A), ("available",)), "available", None, False, True, []),
+    ((("in-use", A), ("available",)), "in-use", B, False, True, []),
+    ((("in-use", B), ("in-use", B)), "in-use", B, True, False, []),
+    ((("in-use", A), ("in-use", B)), "in-use", B, False, True, []),
+    ((("error_detaching", A), ("available",)), "available", None, False, False, [VOLS[0]]),
+    ((("in-use", A), ("in-use", B)), None, None, True, False, []),
+])
+def test_volume_statuses_wait_flags(api, states, expect, server, done, pending, failed):
+    for vid, (status, *servers) in zip(VOLS, states):
+        volume(api, vid, status, *servers)
+    result = bs.volume_statuses(make_connection(), list(VOLS) + [VOLS[0]], expect, server)
+    assert (result["done"], result["pending"], result["failed"]) == (done, pending, failed)
+    assert len(result["volumes"]) == 2  # duplicates asked once
+    assert set(result["where"]) == set(VOLS)
+
+
+def heat_pair(mocker, active="server_a", volume_count=1, extra_server=False):
+    href = "%s/stacks/%s/%s" % (HEAT, *STACK)
+    mocker.get("%s/stacks/%s" % (HEAT, STACK[0]), json={"stack": {
+        "id": STACK[1], "stack_name": STACK[0], "stack_status": "CREATE_COMPLETE",
+        "stack_status_reason": "", "updated_time": None,
+        "parameters": {"active": active, "OS::stack_id": STACK[1]}}})
+
+    def res(name, rtype, physical, stack=STACK):
+        return {"resource_name": name, "resource_type": rtype, "physical_resource_id": physical,
+                "resource_status": "CREATE_COMPLETE",
+                "links": [{"rel": "stack", "href": "%s/stacks/%s/%s" % (HEAT, *stack)}]}
+
+    nested = ("pair-volumes-x", "22222222-bbbb-4bbb-8bbb-000000000002")
+    resources = [res("server_a", "OS::Nova::Server", A), res("server_b", "OS::Nova::Server", B),
+                 res("volumes", "OS::Heat::ResourceGroup", nested[1])]
+    resources += [res(str(i), "OS::Cinder::Volume", VOLS[i], nested) for i in range(volume_count)]
+    if extra_server:
+        resources.append(res("server_c", "OS::Nova::Server", "c" * 8))
+    mocker.get(href + "/resources", json={"resources": resources})
+    return href
+
+
+def servers(mocker, **statuses):
+    for sid, status in statuses.items():
+        sid = {"a": A, "b": B}.get(sid, sid)
+        mocker.get("%s/servers/%s" % (NOVA, sid), json={"server": {"id": sid, "status": status}})
+
+
+def test_failover_state_ready(api):
+    heat_pair(api, volume_count=2)
+    servers(api, a="ERROR", b="ACTIVE")
+    volume(api, VOLS[0], "in-use", A)
+    volume(api, VOLS[1], "in-use", A)
+    state = bs.failover_state(make_connection(), STACK[0])
+    assert state["status"] == "ready"
+    assert state["active"]["id"] == A and state["standby"]["id"] == B
+    assert state["volume_ids"] == list(VOLS)
+    assert state["stack"]["ref"] == "%s/%s" % STACK
+    assert api.request_history[1].qs == {"nested_depth": ["1"]}
+
+
+def test_failover_state_standby_not_active(api):
+    heat_pair(api)
+    servers(api, a="ACTIVE", b="SHUTOFF")
+    volume(api, VOLS[0], "in-use", A)
+    with pytest.raises(bs.FailoverError, match=r"Standby server_b .* is SHUTOFF, not ACTIVE: "
+                                               r"nothing changed"):
+        bs.failover_state(make_connection(), STACK[0], standby="server_b")
+
+
+def test_failover_state_already_active_after_failover(api):
+    heat_pair(api, active="server_b")
+    servers(api, a="SHUTOFF", b="ACTIVE")
+    volume(api, VOLS[0], "in-use", B)
+    conn = make_connection()
+    assert bs.failover_state(conn, STACK[0])["status"] == "already_active"
+    assert bs.failover_state(conn, STACK[0], standby=B)["status"] == "already_active"
+    with pytest.raises(bs.FailoverError, match="SHUTOFF, not ACTIVE"):
+        bs.failover_state(conn, STACK[0], standby="server_a")
+
+
+@pytest.mark.parametrize("setup, message", [
+    (lambda m: (volume(m, VOLS[0], "available"),), "not all held by one server"),
+    (lambda m: (volume(m, VOLS[0], "detaching", A),), "not settled"),
+    (lambda m: (volume(m, VOLS[0], "in-use", "f" * 8),), "not one of the stack's servers"),
+])
+def test_failover_state_unclear_volumes(api, setup, message):
+    heat_pair(api)
+    servers(api, a="ACTIVE", b="ACTIVE")
+    setup(api)
+    with pytest.raises(bs.FailoverError, match=message):
+        bs.failover_state(make_connection(), STACK[0])
+
+
+def test_failover_state_needs_standby_among_many(api):
+    heat_pair(api, extra_server=True)
+    servers(api, a="ACTIVE", b="ACTIVE", **{"c" * 8: "ACTIVE"})
+    volume(api, VOLS[0], "in-use", A)
+    with pytest.raises(bs.FailoverError, match="name the standby"):
+        bs.failover_state(make_connection(), STACK[0])
+    with pytest.raises(bs.FailoverError, match="not a server of stack"):
+        bs.failover_state(make_connection(), STACK[0], standby="nope")
+
+
+def test_record_active_patches_only_the_parameter(api):
+    href = heat_pair(api)
+    api.patch(href, status_code=202)
+    result = bs.record_active(make_connection(), STACK[0], "active", "server_b")
+    assert api.last_request.json() == {"parameters": {"active": "server_b"}}
+    assert result["previous_updated_time"] == ""
+
+
+def test_actions_are_readable(monkeypatch, api):
+    monkeypatch.setattr(bs.OpenStackAction, "connect", lambda self, ctx: make_connection())
+    heat_pair(api)
+    servers(api, a="ACTIVE", b="ERROR")
+    volume(api, VOLS[0], "in-use", A)
+    action = bs.FailoverStateAction(STACK[0])
+    json.dumps(vars(action))
+    result = action.run(None)
+    assert isinstance(result, actions.Result) and result.is_error()
+    assert "ERROR, not ACTIVE" in result.error
+    ok = bs.VolumeStatusesAction([VOLS[0]], "in-use", A).run(None)
+    assert ok["done"] is True
+    api.get("%s/volumes/%s" % (CINDER, VOLS[1]), status_code=503,
+            json={"computeFault": {"code": 503, "message": "Service Unavailable"}})
+    bad = bs.VolumeStatusesAction([VOLS[1]]).run(None)
+    assert bad.is_error() and TOKEN not in bad.error
