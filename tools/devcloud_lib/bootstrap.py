@@ -119,9 +119,9 @@ def resources(conn, state):
     demo = conn.identity.find_project("demo", domain_id="default")
     conn.set_compute_quotas(demo.id, instances=200, cores=400, ram=200 * 1024)
     conn.set_volume_quotas(demo.id, volumes=200, gigabytes=2000, snapshots=200)
-    wait_for("nova-compute (enabled, up, mapped into cell1)", lambda: any(
-        s.binary == "nova-compute" and s.state == "up" for s in conn.compute.services())
-        and list(conn.compute.hypervisors()))
+    wait_for("both nova-compute hosts (up and mapped into cell1)", lambda: sum(
+        s.binary == "nova-compute" and s.state == "up" for s in conn.compute.services()) == 2
+        and len(list(conn.compute.hypervisors())) == 2)
     wait_for("cinder-volume", lambda: any(
         s.binary == "cinder-volume" and s.state == "up" for s in conn.block_storage.services()))
     wait_for("heat-engine", lambda: conn.orchestration.get("/stacks").status_code == 200

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 
-from configs import CONFIGS, DATABASES, HOST, PORTS, Layout, render_ini
+from configs import CONFIGS, DATABASES, HOST, PORTS, Layout, render_ini, second_compute_conf
 
 LIB = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(LIB))
@@ -222,12 +222,18 @@ def services(lay):
         ("workers", Service("nova-conductor", [lay.bin("nova-conductor")] + with_conf("nova"))),
         ("workers", Service("nova-scheduler", [lay.bin("nova-scheduler")] + with_conf("nova"))),
         ("workers", Service("nova-compute", [lay.bin("nova-compute")] + with_conf("nova"))),
+        ("workers", Service("nova-compute-2", [lay.bin("nova-compute")] + with_conf("nova")
+                            + ["--config-file", second_compute_conf_path(lay)])),
         ("workers", Service("cinder-scheduler", [lay.bin("cinder-scheduler")]
                             + with_conf("cinder"))),
         ("workers", Service("cinder-volume", [lay.bin("cinder-volume")] + with_conf("cinder"))),
         ("workers", Service("mistral", [lay.bin("mistral-server"), "--server", "all"]
                             + with_conf("mistral"), PORTS["mistral"])),
     ]
+
+
+def second_compute_conf_path(lay):
+    return os.path.join(lay.etc, "nova", "nova-compute-2.conf")
 
 
 def find_service(lay, name):
@@ -363,12 +369,17 @@ def write_configs(lay, sec):
         if _ini_values(text) != _ini_values(_read(lay.conf(name))):
             write_private(lay.conf(name), text)
             changed.append(name)
+    second = render_ini(second_compute_conf(lay, sec))
+    if _ini_values(second) != _ini_values(_read(second_compute_conf_path(lay))):
+        write_private(second_compute_conf_path(lay), second)
+        changed.append("nova-compute-2")
     shutil.copy(lay.venv_etc("glance", "glance-api-paste.ini"),
                 os.path.join(lay.etc, "glance", "glance-api-paste.ini"))
     write_private(os.path.join(lay.etc, "rabbitmq", "enabled_plugins"), "[].\n")
     write_private(os.path.join(lay.etc, "rabbitmq", "rabbitmq-env.conf"), "")
     for sub in ("nova/instances", "nova/locks", "cinder/locks", "glance/images",
-                "glance/staging", "glance/tasks", "keystone", "rabbitmq/mnesia"):
+                "glance/staging", "glance/tasks", "keystone", "rabbitmq/mnesia",
+                "nova-2/instances", "nova-2/locks"):
         os.makedirs(os.path.join(lay.data, sub), exist_ok=True)
     return changed
 
@@ -497,7 +508,7 @@ def up(state_dir):
     if pack_changed:
         changed.append("mistral")
     stale = [svc for _, svc in all_services if svc.running(lay)
-             and svc.name.split("-")[0] in changed]
+             and (svc.name in changed or svc.name.split("-")[0] in changed)]
     if stale:
         log("configuration or pack changed: restarting %s" % ", ".join(s.name for s in stale))
         stop_all(lay, stale)
@@ -590,6 +601,20 @@ def status(state_dir):
     for row in rows:
         print("%-17s %-9s %-8s %s" % row)
     return 0 if all_up else 3
+
+
+def stop(state_dir, name):
+    lay = Layout(state_dir)
+    if find_service(lay, name).stop(lay):
+        log("stopped %s" % name)
+
+
+def start(state_dir, name):
+    lay = Layout(state_dir)
+    svc = find_service(lay, name)
+    svc.start(lay)
+    svc.wait_ready(lay)
+    log("started %s" % name)
 
 
 def restart(state_dir, name):

@@ -200,6 +200,20 @@ def nova_conf(lay, secrets):
     }
 
 
+def second_compute_conf(lay, secrets):
+    """Overrides for a second nova-compute on this machine: another host name and state.
+
+    Two compute hosts let tests lose one (stop its nova-compute) while the other
+    still serves the standby of an active/passive pair.
+    """
+    state = os.path.join(lay.data, "nova-2")
+    return {
+        "DEFAULT": {"host": "devcloud-2", "state_path": state,
+                    "instances_path": os.path.join(state, "instances")},
+        "oslo_concurrency": {"lock_path": os.path.join(state, "locks")},
+    }
+
+
 def glance_conf(lay, secrets):
     images = os.path.join(lay.data, "glance")
     return {
