@@ -27,8 +27,18 @@ class DevcloudError(Exception):
     """Something the operator must fix; the message says what."""
 
 
+_SECRETS = []
+
+
+def redact(text):
+    """The text with every devcloud password replaced by ***."""
+    for secret in _SECRETS:
+        text = text.replace(secret, "***")
+    return text
+
+
 def log(msg):
-    print("devcloud: %s" % msg, flush=True)
+    print("devcloud: %s" % redact(msg), flush=True)
 
 
 # ----------------------------------------------------------------- processes
@@ -67,7 +77,7 @@ def group_alive(pgid):
 def tail(path, lines=25):
     try:
         with open(path, errors="replace") as f:
-            return "".join(f.readlines()[-lines:])
+            return redact("".join(f.readlines()[-lines:]))
     except OSError:
         return "(no log at %s)" % path
 
@@ -253,7 +263,7 @@ def run(argv, lay=None, what=None, env=None, quiet=True):
         full_env["PATH"] = os.path.join(lay.venv, "bin") + os.pathsep + full_env.get("PATH", "")
     proc = subprocess.run(argv, env=full_env, capture_output=quiet, text=True)
     if proc.returncode != 0:
-        out = ((proc.stdout or "") + (proc.stderr or ""))[-3000:]
+        out = redact((proc.stdout or "") + (proc.stderr or ""))[-3000:]
         raise DevcloudError("%s failed (exit %d):\n%s" % (what or argv[0], proc.returncode, out))
     return proc.stdout
 
@@ -330,12 +340,14 @@ def load_secrets(lay):
     path = os.path.join(lay.state, "secrets.json")
     if os.path.exists(path):
         with open(path) as f:
-            return json.load(f)
-    values = {k: pysecrets.token_urlsafe(18) for k in
-              ("db_password", "service_password", "admin_password", "demo_password")}
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(values, f)
+            values = json.load(f)
+    else:
+        values = {k: pysecrets.token_urlsafe(18) for k in
+                  ("db_password", "service_password", "admin_password", "demo_password")}
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(values, f)
+    _SECRETS[:] = values.values()
     return values
 
 
