@@ -105,10 +105,19 @@ def server_state(conn, server_id):
 
 
 def stop_server(conn, server_id):
-    """Ask Nova to stop (power off) a server: ``stopping``, or ``already_stopped`` if SHUTOFF."""
+    """Ask Nova to stop (power off) a server: ``stopping``, ``already_stopped`` if SHUTOFF,
+    or ``already_stopping`` if an earlier stop is still pending (task_state powering-off,
+    e.g. cast to a compute host that is down: Nova answers 409 to a second stop).
+    """
     resp = conn.compute.post("/servers/%s/action" % server_id, json={"os-stop": None})
-    if resp.status_code == 409 and server_status(conn, server_id) == "SHUTOFF":
-        return {"server_id": server_id, "result": "already_stopped"}
+    if resp.status_code == 409:
+        state = conn.compute.get("/servers/%s" % server_id)
+        if state.status_code == 200:
+            server = state.json()["server"]
+            if server["status"] == "SHUTOFF":
+                return {"server_id": server_id, "result": "already_stopped"}
+            if server.get("OS-EXT-STS:task_state") == "powering-off":
+                return {"server_id": server_id, "result": "already_stopping"}
     sdk_exceptions.raise_from_response(resp)
     return {"server_id": server_id, "result": "stopping"}
 

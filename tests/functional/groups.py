@@ -150,3 +150,31 @@ class AttachmentWatcher:
         self._stop.set()
         self._thread.join(timeout=10)
         return False
+
+
+# --- compute hosts (dead-host failover) -------------------------------------------------
+
+COMPUTE_SERVICES = {"devcloud": "nova-compute", "devcloud-2": "nova-compute-2"}
+
+
+def server_host(admin_conn, server_id):
+    """The compute host of a server (admin only: OS-EXT-SRV-ATTR:host)."""
+    return admin_conn.compute.get_server(server_id).compute_host
+
+
+def compute_service_state(admin_conn, host):
+    """'up' or 'down' of the nova-compute service on ``host``, as an admin sees it."""
+    services = list(admin_conn.compute.services(binary="nova-compute", host=host))
+    assert len(services) == 1, services
+    return services[0].state
+
+
+def wait_compute_service(admin_conn, host, state, timeout=90):
+    """Poll until the nova-compute service on ``host`` is ``state`` (up/down)."""
+    deadline = time.time() + timeout
+    while True:
+        got = compute_service_state(admin_conn, host)
+        if got == state:
+            return got
+        assert time.time() < deadline, "nova-compute on %s is %s, not %s" % (host, got, state)
+        time.sleep(1)

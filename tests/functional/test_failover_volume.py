@@ -1,21 +1,29 @@
 """ha.v1.failover_volume on real Heat, Nova and Cinder, run with the mistral CLI as the member user.
 
-Healthy-host path only: the dead-host path (nova-compute stopped, detach answers 409)
-is not exercised here, as it would stop a service the other tests share.
+The pair's servers sit on the devcloud's two compute hosts (anti-affinity). The
+dead-host test stops the nova-compute service of the active's host (tools/devcloud
+stop) and always starts it again, waiting until Nova sees it up.
 """
+
+import os
+import subprocess
+import time
 
 import openstack
 import pytest
-from conftest import MEMBER
+from conftest import DEVCLOUD, MEMBER
 from groups import (
+    COMPUTE_SERVICES,
     AttachmentWatcher,
     attach_and_wait,
     example,
     patch_and_wait,
+    server_host,
     server_status,
     stack,
     stack_outputs,
     volume_servers,
+    wait_compute_service,
     wait_volume,
 )
 
@@ -175,3 +183,87 @@ def test_hooks_run_and_a_failing_hook_is_reported_not_fatal(conn, mistral, stack
     assert steps["quiesce"] == "SUCCESS (ft.failover_hook)"
     assert steps["activate"].startswith("FAILED, ignored (ft.no_such_hook)")
     assert where(conn, volume_ids) == {volume_ids[0]: ("in-use", [b])}
+
+
+def test_pair_servers_are_on_different_compute_hosts(conn, admin_conn, stacks):
+    body, servers, _ = create_pair(conn, stacks)
+    hosts = {name: server_host(admin_conn, sid) for name, sid in servers.items()}
+    assert sorted(hosts.values()) == ["devcloud", "devcloud-2"], hosts
+
+
+def devcloud_service(action, service):
+    subprocess.run([DEVCLOUD, action, service], check=True, timeout=120,
+                   env=dict(os.environ))
+
+
+def test_dead_host_policy_fail_then_delete_server(conn, admin_conn, mistral, stacks,
+                                                  pack_workflows):
+    """nova-compute of the active's host stopped: os-stop is accepted but never happens."""
+    body, servers, volume_ids = create_pair(conn, stacks)
+    a, b = servers["server_a"], servers["server_b"]
+    host = server_host(admin_conn, a)
+    service = COMPUTE_SERVICES[host]
+    devcloud_service("stop", service)
+    try:
+        wait_compute_service(admin_conn, host, "down")
+
+        # (a) dead_host_policy fail: ERROR, says what to do, nothing moved.
+        started = time.time()
+        execution, report = failover(mistral, volume_ids, stack=body["stack_name"],
+                                     fence_timeout=10)
+        assert execution["State"] == "ERROR"
+        info = execution["State info"]
+        assert "Fencing failed: could not stop the old active server_a" in info, info
+        assert "NOT moved" in info and "dead_host_policy=delete_server" in info
+        assert "forced_down" in info
+        assert report["status"] == "failed"
+        assert report["fencing"]["method"] == "stop"
+        assert "not confirmed" in report["fencing"]["result"], report["fencing"]
+        assert where(conn, volume_ids) == {volume_ids[0]: ("in-use", [a])}
+        assert server_status(conn, a) == "ACTIVE"
+        assert stack(conn, body["id"])["parameters"]["active"] == "server_a"
+        assert time.time() - started < 60
+
+        # (b) dead_host_policy delete_server: Nova deletes server_a locally, which
+        # releases its volume attachment; the volume goes to server_b.
+        execution, report = failover(mistral, volume_ids, stack=body["stack_name"],
+                                     fence_timeout=5, dead_host_policy="delete_server")
+        assert execution["State"] == "SUCCESS", execution["State info"]
+        assert report["status"] == "failed_over", report
+        assert report["fencing"] == {"method": "delete_server", "result": "deleted"}
+        assert report["volumes"] == {volume_ids[0]: [b]}
+        steps = report["steps"]
+        assert [s["name"] for s in steps] == ["inspect", "fence", "delete_server", "detach",
+                                              "attach", "record"], steps
+        assert steps[1]["result"].startswith("not confirmed - still ACTIVE"), steps
+        assert where(conn, volume_ids) == {volume_ids[0]: ("in-use", [b])}
+        assert conn.compute.find_server(a, ignore_missing=True) is None
+        assert server_status(conn, b) == "ACTIVE"
+        assert stack(conn, body["id"])["parameters"]["active"] == "server_b"
+    finally:
+        devcloud_service("start", service)
+        wait_compute_service(admin_conn, host, "up")
+
+
+def test_second_concurrent_run_is_skipped_and_changes_nothing(conn, mistral, stacks,
+                                                             pack_workflows):
+    body, servers, volume_ids = create_pair(conn, stacks)
+    b = servers["server_b"]
+    inputs = {"stack": body["stack_name"], "poll_delay": 1}
+    with AttachmentWatcher(openstack.connect(cloud=MEMBER), volume_ids) as watcher:
+        first = mistral.start(WORKFLOW, inputs)
+        second = mistral.start(WORKFLOW, dict(inputs, stack=body["id"]))
+        results = [mistral.wait(first, timeout=300), mistral.wait(second, timeout=300)]
+    assert watcher.polls > 0 and not watcher.errors, watcher.errors
+    assert watcher.violations == [], "volume attached to two servers at once"
+    for execution, _ in results:
+        assert execution["State"] == "SUCCESS", execution["State info"]
+    statuses = sorted(out["report"]["status"] for _, out in results)
+    assert statuses in (["failed_over", "skipped"], ["already_active", "failed_over"]), statuses
+    skipped = [out["report"] for _, out in results if out["report"]["status"] == "skipped"]
+    for report in skipped:
+        assert report["running_executions"] == [first]
+        assert "older execution" in report["message"] and first in report["message"]
+        assert report["stack"]["id"] == body["id"]
+    assert where(conn, volume_ids) == {volume_ids[0]: ("in-use", [b])}
+    assert stack(conn, body["id"])["parameters"]["active"] == "server_b"

@@ -74,6 +74,15 @@ def test_stop_server_already_stopped(nova):
     assert compute.stop_server(make_connection(), S1)["result"] == "already_stopped"
 
 
+def test_stop_server_already_pending(nova):
+    """A stop cast to a down compute host stays pending; a second stop answers 409."""
+    nova.post("%s/servers/%s/action" % (NOVA, S1), status_code=409,
+              json={"conflictingRequest": {"code": 409, "message": "task_state powering-off"}})
+    body = {"id": S1, "name": "n", "status": "ACTIVE", "OS-EXT-STS:task_state": "powering-off"}
+    nova.get("%s/servers/%s" % (NOVA, S1), json={"server": body})
+    assert compute.stop_server(make_connection(), S1)["result"] == "already_stopping"
+
+
 def test_stop_server_refused_is_readable(monkeypatch, nova):
     monkeypatch.setattr(compute.OpenStackAction, "connect", lambda self, ctx: make_connection())
     nova.post("%s/servers/%s/action" % (NOVA, S1), status_code=409,
