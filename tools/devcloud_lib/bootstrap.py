@@ -17,7 +17,8 @@ from keystoneauth1.identity import v3
 
 HOST = "127.0.0.1"
 KEYSTONE = "http://%s:5000/v3" % HOST
-SERVICE_USERS = ("heat", "nova", "placement", "glance", "cinder", "mistral", "neutron")
+SERVICE_USERS = ("heat", "nova", "placement", "glance", "cinder", "mistral", "neutron", "aodh",
+                 "ceilometer")
 CATALOG = [
     # name, type, url
     ("heat", "orchestration", "http://%s:8004/v1/%%(project_id)s" % HOST),
@@ -29,6 +30,7 @@ CATALOG = [
     ("cinderv3", "volumev3", "http://%s:8776/v3/%%(project_id)s" % HOST),
     ("neutron", "network", "http://%s:9696" % HOST),
     ("mistral", "workflowv2", "http://%s:8989/v2" % HOST),
+    ("aodh", "alarming", "http://%s:8042" % HOST),
 ]
 ROLES = ("member", "reader", "service", "heat_stack_owner", "heat_stack_user")
 

@@ -16,7 +16,16 @@ import subprocess
 import sys
 import time
 
-from configs import CONFIGS, DATABASES, HOST, PORTS, Layout, render_ini, second_compute_conf
+from configs import (
+    CONFIGS,
+    DATABASES,
+    EVENT_PIPELINE,
+    HOST,
+    PORTS,
+    Layout,
+    render_ini,
+    second_compute_conf,
+)
 
 LIB = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(LIB))
@@ -226,6 +235,8 @@ def services(lay):
                           conf("cinder"))),
         ("apis", gunicorn(lay, "heat-api", "wsgi_apps:heat_api()", PORTS["heat-api"],
                           conf("heat"), threads=8)),
+        ("apis", gunicorn(lay, "aodh-api", "wsgi_apps:aodh_api()", PORTS["aodh-api"],
+                          conf("aodh"))),
         ("apis", gunicorn(lay, "heat-api-cfn", "wsgi_apps:heat_api_cfn()", PORTS["heat-api-cfn"],
                           conf("heat"))),
         ("workers", Service("heat-engine", [lay.bin("heat-engine")] + with_conf("heat"))),
@@ -239,6 +250,12 @@ def services(lay):
         ("workers", Service("cinder-volume", [lay.bin("cinder-volume")] + with_conf("cinder"))),
         ("workers", Service("mistral", [lay.bin("mistral-server"), "--server", "all"]
                             + with_conf("mistral"), PORTS["mistral"])),
+        ("workers", Service("aodh-listener", [lay.bin("aodh-listener")] + with_conf("aodh"))),
+        ("workers", Service("aodh-notifier", [lay.bin("aodh-notifier")] + with_conf("aodh"))),
+        ("workers", Service("aodh-evaluator", [lay.bin("aodh-evaluator")] + with_conf("aodh"))),
+        ("workers", Service("ceilometer-notification", [
+            os.path.join(ceilometer_venv(lay), "bin", "ceilometer-agent-notification")]
+            + with_conf("ceilometer"))),
     ]
 
 
@@ -301,21 +318,36 @@ def _file_hash(*paths):
     return h.hexdigest()
 
 
-def ensure_venv(lay):
-    reqs = os.path.join(LIB, "requirements.txt")
-    cons = os.path.join(LIB, "constraints.txt")
-    marker = os.path.join(lay.venv, ".devcloud-requirements")
-    want = _file_hash(reqs, cons)
+def _ensure_venv(venv, constraints, packages, what):
+    """A venv holding packages pinned by constraints; reinstalled when either file changes."""
+    marker = os.path.join(venv, ".devcloud-requirements")
+    want = _file_hash(constraints, *[p for p in packages if os.path.isfile(p)]) + repr(packages)
     if os.path.exists(marker) and open(marker).read() == want:
         return False
-    log("installing the OpenStack services into %s (pip, about a minute)" % lay.venv)
-    if not os.path.exists(lay.bin("python")):
-        run([sys.executable, "-m", "venv", lay.venv], what="python -m venv")
-    pip = [lay.bin("python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-    run(pip + ["-c", cons, "-r", reqs], what="pip install (devcloud services)")
+    log("installing %s into %s (pip, about a minute)" % (what, venv))
+    python = os.path.join(venv, "bin", "python")
+    if not os.path.exists(python):
+        run([sys.executable, "-m", "venv", venv], what="python -m venv")
+    args = []
+    for p in packages:
+        args += ["-r", p] if os.path.isfile(p) else [p]
+    run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check", "-c", constraints]
+        + args, what="pip install (%s)" % what)
     with open(marker, "w") as f:
         f.write(want)
     return True
+
+
+def ensure_venv(lay):
+    _ensure_venv(lay.venv, os.path.join(LIB, "constraints.txt"),
+                 [os.path.join(LIB, "requirements.txt")], "the OpenStack services")
+    # Ceilometer's botocore wants python-dateutil<3, the services' set pins 4.0: its own venv.
+    _ensure_venv(ceilometer_venv(lay), os.path.join(LIB, "ceilometer-constraints.txt"),
+                 ["ceilometer"], "Ceilometer")
+
+
+def ceilometer_venv(lay):
+    return os.path.join(lay.state, "ceilometer-venv")
 
 
 def install_pack(lay):
@@ -385,6 +417,14 @@ def write_configs(lay, sec):
     if _ini_values(second) != _ini_values(_read(second_compute_conf_path(lay))):
         write_private(second_compute_conf_path(lay), second)
         changed.append("nova-compute-2")
+    with open(os.path.join(lay.venv, "lib", "python%d.%d" % sys.version_info[:2],
+                           "site-packages", "aodh", "api", "api-paste.ini")) as f:
+        paste = f.read()
+    # keystonemiddleware would read only /etc/aodh/aodh.conf without this line.
+    paste = paste.replace("[filter:authtoken]\n", "[filter:authtoken]\noslo_config_file = %s\n"
+                          % lay.conf("aodh"))
+    write_private(os.path.join(lay.etc, "aodh", "api-paste.ini"), paste)
+    write_private(os.path.join(lay.etc, "ceilometer", "event_pipeline.yaml"), EVENT_PIPELINE)
     shutil.copy(lay.venv_etc("glance", "glance-api-paste.ini"),
                 os.path.join(lay.etc, "glance", "glance-api-paste.ini"))
     write_private(os.path.join(lay.etc, "rabbitmq", "enabled_plugins"), "[].\n")
@@ -439,8 +479,11 @@ def sync_databases(lay):
         "cinder": [lay.bin("cinder-manage"), "--config-file", c("cinder"), "db", "sync"],
         "mistral": [lay.bin("mistral-db-manage"), "--config-file", c("mistral"), "upgrade",
                     "head"],
+        "aodh": [lay.bin("aodh-dbsync"), "--config-file", c("aodh")],
         "nova": None,
     }
+    jobs = {name: argv for name, argv in jobs.items()
+            if not os.path.exists(done_marker(lay, "db-sync-" + name))}
     nova = [lay.bin("nova-manage"), "--config-file", c("nova")]
     nova_script = " && ".join([
         " ".join(nova + ["api_db", "sync"]),
@@ -462,6 +505,9 @@ def sync_databases(lay):
         if proc.wait() != 0:
             failed.append(name)
         logf.close()
+    for name in procs:
+        if name not in failed:
+            open(done_marker(lay, "db-sync-" + name), "w").close()
     if failed:
         name = failed[0]
         path = os.path.join(lay.logs, "db-sync-%s.log" % name)
@@ -530,8 +576,8 @@ def up(state_dir):
             phases.append(phase)
     for phase in phases:
         if phase == "identity":
-            once(lay, "databases", lambda: create_databases(lay, sec))
-            once(lay, "db-sync", lambda: sync_databases(lay))
+            create_databases(lay, sec)
+            sync_databases(lay)
             once(lay, "keystone", lambda: keystone_setup(lay, sec))
         group = [svc for p, svc in all_services if p == phase]
         started = [svc for svc in group if svc.start(lay)]
@@ -541,7 +587,7 @@ def up(state_dir):
             names = ", ".join(s.name for s in started)
             log("%s up: %s (%.0f s)" % (phase, names, time.time() - t0))
         if phase == "identity":
-            once(lay, "identity", lambda: bootstrap(lay, "identity"))
+            bootstrap(lay, "identity")
     bootstrap(lay, "resources")
     write_client_files(lay, sec)
     log("phase devcloud up: %.0f s" % (time.time() - t0))
