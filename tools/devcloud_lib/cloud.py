@@ -676,9 +676,5 @@ def start(state_dir, name):
 
 
 def restart(state_dir, name):
-    lay = Layout(state_dir)
-    svc = find_service(lay, name)
-    svc.stop(lay)
-    svc.start(lay)
-    svc.wait_ready(lay)
-    log("restarted %s" % name)
+    stop(state_dir, name)
+    start(state_dir, name)
