@@ -8,12 +8,9 @@ import json
 
 import pytest
 import requests_mock
-from keystoneauth1 import fixture as ks_fixture
-from keystoneauth1 import session as ks_session
-from keystoneauth1.access import access
-from keystoneauth1.identity import access as access_plugin
 from mistral_lib import actions
 
+import fake_cloud
 from ha_actions import block_storage as bs
 
 TOKEN = "gAAAAAB-block-storage-test-token"
@@ -28,16 +25,8 @@ B = "33333333-cccc-4ccc-8ccc-00000000000b"
 
 
 def make_connection():
-    import openstack
-
-    token = ks_fixture.V3Token(project_id=PROJECT, project_name="demo", user_id="u-1")
-    for stype, name, url in (("block-storage", "cinder", CINDER), ("compute", "nova", NOVA),
-                             ("orchestration", "heat", HEAT)):
-        token.add_service(stype, name=name).add_standard_endpoints(public=url, region="RegionOne")
-    auth_ref = access.create(body=token, auth_token=TOKEN)
-    plugin = access_plugin.AccessInfoPlugin(auth_ref, auth_url="https://keystone.example.com/v3")
-    return openstack.connection.Connection(
-        session=ks_session.Session(auth=plugin), region_name="RegionOne")
+    return fake_cloud.connection(TOKEN, PROJECT, {"block-storage": CINDER, "compute": NOVA,
+                                                "orchestration": HEAT})
 
 
 @pytest.fixture

@@ -4,12 +4,9 @@ import json
 
 import pytest
 import requests_mock
-from keystoneauth1 import fixture as ks_fixture
-from keystoneauth1 import session as ks_session
-from keystoneauth1.access import access
-from keystoneauth1.identity import access as access_plugin
 from mistral_lib import actions
 
+import fake_cloud
 from ha_actions import compute
 
 TOKEN = "gAAAAAB-compute-test-token"
@@ -20,17 +17,7 @@ S3 = "33333333-cccc-4ccc-8ccc-000000000003"
 
 
 def make_connection():
-    import openstack
-
-    token = ks_fixture.V3Token(project_id="p-1234", project_name="demo", user_id="u-1")
-    token.add_service("compute", name="nova").add_standard_endpoints(
-        public=NOVA, region="RegionOne"
-    )
-    auth_ref = access.create(body=token, auth_token=TOKEN)
-    plugin = access_plugin.AccessInfoPlugin(auth_ref, auth_url="https://keystone.example.com/v3")
-    return openstack.connection.Connection(
-        session=ks_session.Session(auth=plugin), region_name="RegionOne"
-    )
+    return fake_cloud.connection(TOKEN, "p-1234", {"compute": NOVA})
 
 
 @pytest.fixture

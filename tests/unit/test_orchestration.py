@@ -10,12 +10,9 @@ import json
 
 import pytest
 import requests_mock
-from keystoneauth1 import fixture as ks_fixture
-from keystoneauth1 import session as ks_session
-from keystoneauth1.access import access
-from keystoneauth1.identity import access as access_plugin
 from mistral_lib import actions
 
+import fake_cloud
 from ha_actions import orchestration as orch
 
 TOKEN = "gAAAAAB-orchestration-test-token"
@@ -29,19 +26,7 @@ SERVER_2 = "33333333-cccc-4ccc-8ccc-000000000002"
 
 
 def make_connection():
-    import openstack
-
-    token = ks_fixture.V3Token(project_id=PROJECT, project_name="demo", user_id="u-1")
-    token.add_service("orchestration", name="heat").add_standard_endpoints(
-        public=HEAT, region="RegionOne"
-    )
-    token.add_service("compute", name="nova").add_standard_endpoints(
-        public=NOVA, region="RegionOne"
-    )
-    auth_ref = access.create(body=token, auth_token=TOKEN)
-    plugin = access_plugin.AccessInfoPlugin(auth_ref, auth_url="https://keystone.example.com/v3")
-    sess = ks_session.Session(auth=plugin)
-    return openstack.connection.Connection(session=sess, region_name="RegionOne")
+    return fake_cloud.connection(TOKEN, PROJECT, {"orchestration": HEAT, "compute": NOVA})
 
 
 @pytest.fixture
