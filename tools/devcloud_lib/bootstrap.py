@@ -39,7 +39,8 @@ def admin_connection(secrets):
     auth = v3.Password(auth_url=KEYSTONE, username="admin", password=secrets["admin_password"],
                        project_name="admin", user_domain_name="Default",
                        project_domain_name="Default")
-    return openstack.connection.Connection(session=ks_session.Session(auth=auth),
+    # A request timeout, so that a call stuck on a service still starting is retried.
+    return openstack.connection.Connection(session=ks_session.Session(auth=auth, timeout=30),
                                            region_name="RegionOne")
 
 
