@@ -6,12 +6,11 @@ wait-friendly: each answers ``pending`` so a workflow can poll with ``retry`` /
 ``continue-on`` instead of an action that sleeps.
 """
 
-from mistral_lib import actions
 from openstack import exceptions as sdk_exceptions
 
 from ha_actions import compute
 from ha_actions import orchestration as orch
-from ha_actions.connection import OpenStackAction
+from ha_actions.connection import OpenStackAction, OperatorError, readable
 
 NOT_FOUND = "NOT_FOUND"
 # Cinder states a volume passes through on its own; anything else that is not the
@@ -20,7 +19,7 @@ TRANSIENT = ("attaching", "detaching", "reserved", "creating", "downloading")
 VOLUME_TYPES = ("OS::Cinder::Volume",)
 
 
-class FailoverError(Exception):
+class FailoverError(OperatorError):
     """The stack is not a pair that can fail over, or the request does not fit it."""
 
 
@@ -186,14 +185,6 @@ def failover_state(conn, stack, standby=None, parameter="active"):
         "Fail over %d volume(s) from %s (%s, %s) to %s (%s)." % (
             len(volume_ids), active["name"], active["id"], active["status"],
             target["name"], target["id"])))
-
-
-def readable(fn):
-    """Like orchestration.readable, plus the failover errors."""
-    try:
-        return orch.readable(fn)
-    except FailoverError as exc:
-        return actions.Result(error=str(exc))
 
 
 class VolumeStatusesAction(OpenStackAction):

@@ -6,8 +6,7 @@ Connection and plain values and return plain dicts.
 
 from openstack import exceptions as sdk_exceptions
 
-from ha_actions.connection import OpenStackAction
-from ha_actions.orchestration import readable
+from ha_actions.connection import OpenStackAction, readable
 
 NOT_FOUND = "NOT_FOUND"
 

@@ -21,7 +21,11 @@ from mistral_lib import actions
 APP_NAME = "ha-actions"
 
 
-class ConnectionError(Exception):
+class OperatorError(Exception):
+    """An error the operator can act on: its message says what was wrong and what to do."""
+
+
+class ConnectionError(OperatorError):
     """No usable credentials could be found for an action."""
 
 
@@ -112,6 +116,16 @@ def get_connection(context=None):
             "Not running inside Mistral and no usable clouds.yaml entry "
             f"(OS_CLOUD={cloud or '<unset>'}): {exc}"
         ) from None
+
+
+def readable(fn):
+    """Run ``fn()``; operator errors and API errors become a Result(error=message)."""
+    from openstack import exceptions as sdk_exceptions
+
+    try:
+        return fn()
+    except (OperatorError, sdk_exceptions.SDKException) as exc:
+        return actions.Result(error=str(exc))
 
 
 class OpenStackAction(actions.Action):

@@ -15,8 +15,7 @@ from urllib import parse
 from mistral_lib import actions
 from openstack import exceptions as sdk_exceptions
 
-from ha_actions.connection import ConnectionError as HaConnectionError
-from ha_actions.connection import OpenStackAction
+from ha_actions.connection import OpenStackAction, OperatorError, readable
 
 GROUP_TYPES = (
     "OS::Heat::AutoScalingGroup",
@@ -36,11 +35,11 @@ _STACK_LINK = re.compile(r"/stacks/([^/]+)/([^/?#]+)/?$")
 MEMBER_DEPTH = 2
 
 
-class StackNotFound(Exception):
+class StackNotFound(OperatorError):
     """The stack named by the caller does not exist for this project."""
 
 
-class GroupError(Exception):
+class GroupError(OperatorError):
     """The group named by the caller is missing, ambiguous or not a group."""
 
 
@@ -280,14 +279,6 @@ def preview_update(conn, ref):
         kind: [_change(r) for r in changes.get(kind, ()) if r]
         for kind in ("replaced", "added", "deleted", "updated")
     }
-
-
-def readable(fn):
-    """Run ``fn()``; the errors an operator can act on become a Result(error=msg)."""
-    try:
-        return fn()
-    except (StackNotFound, GroupError, HaConnectionError, sdk_exceptions.SDKException) as exc:
-        return actions.Result(error=str(exc))
 
 
 class StackStatusAction(OpenStackAction):
