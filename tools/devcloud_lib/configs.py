@@ -276,6 +276,10 @@ def mistral_conf(lay, secrets):
         "pecan": {"auth_enable": True},
         "oslo_policy": {"enforce_scope": False, "enforce_new_defaults": False},
         "executor": {"type": "remote"},
+        # Cron triggers in the periodic server (part of --server all), not in the API
+        # app: its thread takes Mistral's DB lock in the launcher process, and a worker
+        # forked while it is held waits for it forever (every API call hangs).
+        "cron_trigger": {"run_in_api": False},
     }
 
 
