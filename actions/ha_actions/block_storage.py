@@ -83,14 +83,16 @@ def _pick(servers, wanted):
     return None
 
 
-def failover_state(conn, stack, standby=None, parameter="active"):
+def failover_state(conn, stack, standby=None, parameter="active", failed=None):
     """Read-only look at an active/standby pair: who holds the volumes, who takes over.
 
     The stack's top-level ``OS::Nova::Server`` resources are the pair; its
     ``OS::Cinder::Volume`` resources (also one nested level down, e.g. in a
     ResourceGroup) are the volumes. The active server holds every volume. Returns
     ``status``: ``ready`` (fail over from active to standby), ``already_active``
-    (nothing to do) or raises FailoverError with what the operator must do.
+    (nothing to do), ``not_active`` (``failed``, the server an alarm reported, is
+    not the active one: nothing to fail over, whatever the standby's state) or
+    raises FailoverError with what the operator must do.
     """
     root = orch.get_stack(conn, stack)
     ref = orch.stack_ref(root)
@@ -149,6 +151,10 @@ def failover_state(conn, stack, standby=None, parameter="active"):
             "The volumes are attached to server %s, which is not one of the stack's "
             "servers (%s)." % (holders[0], ", ".join(s["name"] for s in servers)))
     base["active"] = active
+    if failed is not None and failed not in (active["id"], active["name"]):
+        return dict(base, status="not_active", standby=None, message=(
+            "Server %s is not the active server of the pair (%s, %s): nothing to fail "
+            "over, nothing changed." % (failed, active["name"], active["id"])))
     if standby is not None:
         target = _pick(servers, standby)
         if target is None:
@@ -204,16 +210,20 @@ class VolumeStatusesAction(OpenStackAction):
 
 
 class FailoverStateAction(OpenStackAction):
-    """Read-only look at an active/standby pair stack: servers, volumes, active, standby."""
+    """Read-only look at an active/standby pair stack: servers, volumes, active, standby.
 
-    def __init__(self, stack, standby=None, parameter="active"):
+    failed: a server an alarm reported; status not_active when it is not the active one.
+    """
+
+    def __init__(self, stack, standby=None, parameter="active", failed=None):
         self.stack = stack
         self.standby = standby
         self.parameter = parameter
+        self.failed = failed
 
     def run(self, context):
         return readable(lambda: failover_state(
-            self.connect(context), self.stack, self.standby, self.parameter))
+            self.connect(context), self.stack, self.standby, self.parameter, self.failed))
 
 
 def record_active(conn, stack, parameter, value):

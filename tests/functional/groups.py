@@ -178,3 +178,14 @@ def wait_compute_service(admin_conn, host, state, timeout=90):
             return got
         assert time.time() < deadline, "nova-compute on %s is %s, not %s" % (host, got, state)
         time.sleep(1)
+
+
+def create_pair(conn, stacks, volume_count=1):
+    """A failover pair with its volumes attached to server_a; (stack, servers, volume ids)."""
+    template, _ = example("failover_pair.yaml")
+    body = stacks.create(template, parameters={"volume_count": volume_count})
+    outputs = stack_outputs(conn, body["id"])
+    servers, volume_ids = outputs["servers"], sorted(outputs["volume_ids"])
+    assert len(volume_ids) == volume_count
+    attach_and_wait(conn, servers["server_a"], volume_ids)
+    return body, servers, volume_ids

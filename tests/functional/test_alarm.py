@@ -1,28 +1,75 @@
-"""A real Aodh event alarm heals the example ASG, with no test code calling Mistral."""
+"""Real Aodh event alarms heal the example stacks, with no test code calling Mistral.
+
+The other tests POST to the same alarm_url Aodh's notifier POSTs to (heat-api-cfn):
+the bodies Aodh sends in cases the devcloud cannot provoke on demand (a transition
+back to ok, the same alarm twice at once) and bodies Aodh never sends.
+"""
 
 import json
+import threading
 import time
 
+import openstack
 import pytest
 import requests
-from groups import changed, example, members, server_status
+from conftest import MEMBER
+from groups import (
+    AttachmentWatcher,
+    changed,
+    create_pair,
+    example,
+    members,
+    server_status,
+    stack,
+    volume_servers,
+)
 
 pytestmark = pytest.mark.functional
 
 
-def executions_since(mistral, workflow, since):
+WORKFLOW = "ha.v1.on_alarm"
+AODH_KEYS = ("alarm_id", "alarm_name", "severity", "previous", "current", "reason",
+             "reason_data")
+
+
+def now():
+    """A 'Created at' lower bound: one second back (the CLI shows whole seconds)."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() - 1))
+
+
+def executions_since(mistral, since, seen=()):
     rows = mistral.json("execution-list", "--limit", "-1")
-    return [r for r in rows if r["Workflow name"] == workflow and r["Created at"] >= since]
+    return sorted((r for r in rows if r["Workflow name"] == WORKFLOW and r["Created at"] >= since
+                   and r["ID"] not in seen), key=lambda r: r["Created at"])
 
 
-def wait_for_execution(mistral, workflow, since, count, timeout=120):
+def wait_for_execution(mistral, since, count=1, seen=(), timeout=120):
     deadline = time.time() + timeout
     while time.time() < deadline:
-        found = executions_since(mistral, workflow, since)
+        found = executions_since(mistral, since, seen)
         if len(found) >= count:
-            return sorted(found, key=lambda r: r["Created at"])
+            return found
         time.sleep(0.5)
-    raise AssertionError("no execution of %s started within %d s" % (workflow, timeout))
+    raise AssertionError("%d execution(s) of %s did not start within %d s"
+                         % (count, WORKFLOW, timeout))
+
+
+def finish_all(mistral, since, seen=()):
+    """Wait for every on_alarm execution since ``since``; {id: (execution, output)}."""
+    return {r["ID"]: mistral.wait(r["ID"], timeout=600)
+            for r in executions_since(mistral, since, seen)}
+
+
+def print_timings(capsys, started_s, healed_s):
+    with capsys.disabled():  # shown in every run, not only when the test fails
+        print("\nalarm to execution start: %.1f s; alarm to healed: %.1f s"
+              % (started_s, healed_s))
+
+
+def post_alarm(url, payload):
+    """POST ``payload`` to a stack's alarm_url, as Aodh's http notifier does."""
+    resp = requests.post(url, json=payload, timeout=30)
+    assert resp.status_code == 200, resp.text
 
 
 def alarm_url(conn, stack_body):
@@ -39,17 +86,14 @@ def test_server_in_error_fires_the_alarm_and_the_member_is_replaced(
     before = members(conn, body["id"])
     victim = sorted(before)[0]
     server = before[victim]["servers"][0]
-    since = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() - 1))
+    since = now()
 
     broken_at = time.time()
     admin_conn.compute.reset_server_state(server, "error")
-    first = wait_for_execution(mistral, "ha.v1.on_alarm", since, 1)[0]
+    first = wait_for_execution(mistral, since)[0]
     started_s = time.time() - broken_at
     execution, output = mistral.wait(first["ID"], timeout=600)
-    healed_s = time.time() - broken_at
-    with capsys.disabled():  # shown in every run, not only when the test fails
-        print("\nalarm to execution start: %.1f s; alarm to healed: %.1f s"
-              % (started_s, healed_s))
+    print_timings(capsys, started_s, time.time() - broken_at)
 
     assert execution["State"] == "SUCCESS", execution["State info"]
     report = output["report"]
@@ -62,13 +106,135 @@ def test_server_in_error_fires_the_alarm_and_the_member_is_replaced(
     # Aodh fires again (repeat_actions, re-evaluation): the same body POSTed again
     # to the alarm_url starts an execution that replaces nothing.
     alarm_body = json.loads(mistral.run("execution-get-input", first["ID"]).stdout)
-    payload = {k: alarm_body[k] for k in ("alarm_id", "alarm_name", "severity", "previous",
-                                          "current", "reason", "reason_data")}
-    since = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
-    resp = requests.post(alarm_url(conn, body), json=payload, timeout=30)
-    assert resp.status_code == 200, resp.text
-    second = wait_for_execution(mistral, "ha.v1.on_alarm", since, 1)[0]
+    since = now()
+    post_alarm(alarm_url(conn, body), {k: alarm_body[k] for k in AODH_KEYS})
+    second = wait_for_execution(mistral, since, seen={first["ID"]})[0]
     execution, output = mistral.wait(second["ID"], timeout=300)
     assert execution["State"] == "SUCCESS", execution["State info"]
     assert output["report"]["status"] in ("already_healed", "skipped")
     assert changed(after, members(conn, body["id"])) == []
+
+
+def test_active_server_in_error_fails_the_pair_over(conn, admin_conn, mistral, stacks,
+                                                     pack_workflows, capsys):
+    body, servers, volume_ids = create_pair(conn, stacks)
+    a, b = servers["server_a"], servers["server_b"]
+    since = now()
+
+    with AttachmentWatcher(openstack.connect(cloud=MEMBER), volume_ids) as watcher:
+        broken_at = time.time()
+        admin_conn.compute.reset_server_state(a, "error")
+        first = wait_for_execution(mistral, since)[0]
+        started_s = time.time() - broken_at
+        execution, output = mistral.wait(first["ID"], timeout=600)
+        print_timings(capsys, started_s, time.time() - broken_at)
+        runs = finish_all(mistral, since)
+    assert watcher.polls > 0 and not watcher.errors, watcher.errors
+    assert watcher.violations == [], "volume attached to two servers at once"
+
+    assert execution["State"] == "SUCCESS", execution["State info"]
+    report = output["report"]
+    assert report["status"] == "failed_over", report
+    assert report["member"] == a
+    assert report["result"]["old_active"] == {"name": "server_a", "id": a}
+    assert report["result"]["new_active"] == {"name": "server_b", "id": b}
+    assert report["result"]["volumes"] == {volume_ids[0]: [b]}
+    # Every other execution this failure started (if any) moved nothing.
+    assert [r[1]["report"]["status"] for i, r in runs.items() if i != first["ID"]
+            if r[1]["report"]["status"] not in ("ignored", "skipped", "already_active")] == []
+    assert volume_servers(conn, volume_ids[0]) == ("in-use", [b])
+    assert server_status(conn, a) == "SHUTOFF"
+    healed = stack(conn, body["id"])
+    assert healed["parameters"]["active"] == "server_b"
+
+    # The old active goes to ERROR again: its alarm fires again (repeat_actions), and
+    # the execution sees that server_a is no longer the active server.
+    since = now()
+    admin_conn.compute.reset_server_state(a, "error")
+    second = wait_for_execution(mistral, since, seen=set(runs))[0]
+    execution, output = mistral.wait(second["ID"], timeout=300)
+    assert execution["State"] == "SUCCESS", execution["State info"]
+    assert output["report"]["status"] == "ignored"
+    assert "not the active server" in output["report"]["why"]
+    assert volume_servers(conn, volume_ids[0]) == ("in-use", [b])
+    assert stack(conn, body["id"])["updated_time"] == healed["updated_time"]
+
+
+def alarm_payload(alarm_id, server_id, previous="ok", current="alarm"):
+    """The body Aodh's notifier sends for an event alarm on compute.instance.update."""
+    return {
+        "alarm_id": alarm_id, "alarm_name": "server_error_alarm", "severity": "low",
+        "previous": previous, "current": current,
+        "reason": "Event <id=ev-1,event_type=compute.instance.update> hits the query.",
+        "reason_data": {"type": "event", "event": {
+            "message_id": "ev-1", "event_type": "compute.instance.update",
+            "generated": "2026-11-24T00:00:00", "raw": {},
+            "traits": [["instance_id", 1, server_id], ["state", 1, "error"],
+                       ["old_state", 1, "active"]]}},
+    }
+
+
+def asg_with_alarm(conn, stacks):
+    template, files = example("asg_with_alarm.yaml", "member_server.yaml")
+    body = stacks.create(template, parameters={"size": 2}, files=files)
+    return body, members(conn, body["id"])
+
+
+def alarm_id(conn, stack_body):
+    url = "/stacks/%s/%s/resources/server_error_alarm" % (stack_body["stack_name"],
+                                                            stack_body["id"])
+    resp = conn.orchestration.get(url)
+    assert resp.status_code == 200, resp.text
+    return resp.json()["resource"]["physical_resource_id"]
+
+
+def test_alarm_back_to_ok_and_foreign_bodies_change_nothing(conn, mistral, stacks,
+                                                            pack_workflows):
+    body, before = asg_with_alarm(conn, stacks)
+    server = before[sorted(before)[0]]["servers"][0]
+    aid, url = alarm_id(conn, body), alarm_url(conn, body)
+    since = now()
+
+    # A body that is not Aodh's (unknown keys): heat-engine starts no execution.
+    post_alarm(url, {"event": "server down", "server": server})
+    # Aodh's own body for alarm -> ok names the server, but heals nothing.
+    post_alarm(url, alarm_payload(aid, server, previous="alarm", current="ok"))
+    # Aodh's keys, but not an alarm notification: a clear error, nothing changed.
+    post_alarm(url, dict(alarm_payload(aid, server), reason_data="server down"))
+
+    found = wait_for_execution(mistral, since, count=2)
+    runs = finish_all(mistral, since)
+    assert len(runs) == 2, "the foreign body started an execution: %s" % found
+    by_state = {execution["State"]: output for execution, output in runs.values()}
+    assert sorted(by_state) == ["ERROR", "SUCCESS"], runs
+    assert by_state["SUCCESS"]["report"]["status"] == "ignored"
+    assert "alarm -> ok" in by_state["SUCCESS"]["report"]["why"]
+    error = [execution["State info"] for execution, _ in runs.values()
+             if execution["State"] == "ERROR"][0]
+    assert "'reason_data' is a str, not an object" in error
+    assert "ha.v1.on_alarm expects Aodh's alarm notification" in error
+    assert changed(before, members(conn, body["id"])) == []
+
+
+def test_two_simultaneous_firings_replace_one_member(conn, mistral, stacks, pack_workflows):
+    body, before = asg_with_alarm(conn, stacks)
+    victim = sorted(before)[0]
+    server = before[victim]["servers"][0]
+    payload, url = alarm_payload(alarm_id(conn, body), server), alarm_url(conn, body)
+    since = now()
+
+    posts = [threading.Thread(target=post_alarm, args=(url, payload)) for _ in range(2)]
+    for post in posts:
+        post.start()
+    for post in posts:
+        post.join()
+    wait_for_execution(mistral, since, count=2)
+    runs = finish_all(mistral, since)
+
+    assert [e["State"] for e, _ in runs.values()] == ["SUCCESS", "SUCCESS"], runs
+    statuses = [out["report"]["status"] for _, out in runs.values()]
+    assert statuses.count("replaced") == 1, statuses
+    assert set(statuses) - {"replaced"} <= {"already_healed", "skipped"}, statuses
+    after = members(conn, body["id"])
+    assert changed(before, after) == [victim]
+    assert server_status(conn, after[victim]["servers"][0]) == "ACTIVE"

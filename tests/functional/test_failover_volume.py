@@ -15,13 +15,11 @@ from conftest import DEVCLOUD, MEMBER
 from groups import (
     COMPUTE_SERVICES,
     AttachmentWatcher,
-    attach_and_wait,
-    example,
+    create_pair,
     patch_and_wait,
     server_host,
     server_status,
     stack,
-    stack_outputs,
     volume_servers,
     wait_compute_service,
     wait_volume,
@@ -29,17 +27,6 @@ from groups import (
 
 pytestmark = pytest.mark.functional
 WORKFLOW = "ha.v1.failover_volume"
-
-
-def create_pair(conn, stacks, volume_count=1):
-    """A failover pair with its volumes attached to server_a; (stack, servers, volume ids)."""
-    template, _ = example("failover_pair.yaml")
-    body = stacks.create(template, parameters={"volume_count": volume_count})
-    outputs = stack_outputs(conn, body["id"])
-    servers, volume_ids = outputs["servers"], sorted(outputs["volume_ids"])
-    assert len(volume_ids) == volume_count
-    attach_and_wait(conn, servers["server_a"], volume_ids)
-    return body, servers, volume_ids
 
 
 def failover(mistral, volume_ids, **inputs):

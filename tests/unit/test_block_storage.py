@@ -133,6 +133,26 @@ def test_failover_state_already_active_after_failover(api):
         bs.failover_state(conn, STACK[0], standby="server_a")
 
 
+@pytest.mark.parametrize("failed", [A, "server_a", "not-a-pair-server"])
+def test_failover_state_reported_server_not_active_even_with_a_broken_standby(api, failed):
+    heat_pair(api, active="server_b")
+    servers(api, a="ERROR", b="ACTIVE")
+    volume(api, VOLS[0], "in-use", B)
+    state = bs.failover_state(make_connection(), STACK[0], failed=failed)
+    assert state["status"] == "not_active"
+    assert state["active"]["name"] == "server_b"
+    assert "Server %s is not the active server of the pair (server_b" % failed in state["message"]
+
+
+@pytest.mark.parametrize("failed", [B, "server_b"])
+def test_failover_state_reported_server_is_the_active_one(api, failed):
+    heat_pair(api, active="server_b")
+    servers(api, a="ACTIVE", b="ERROR")
+    volume(api, VOLS[0], "in-use", B)
+    state = bs.failover_state(make_connection(), STACK[0], failed=failed)
+    assert state["status"] == "ready" and state["standby"]["name"] == "server_a"
+
+
 @pytest.mark.parametrize("setup, message", [
     (lambda m: (volume(m, VOLS[0], "available"),), "not all held by one server"),
     (lambda m: (volume(m, VOLS[0], "detaching", A),), "not settled"),
