@@ -16,10 +16,12 @@ from groups import (
     COMPUTE_SERVICES,
     AttachmentWatcher,
     create_pair,
+    example,
     patch_and_wait,
     server_host,
     server_status,
     stack,
+    stack_outputs,
     volume_servers,
     wait_compute_service,
     wait_volume,
@@ -81,6 +83,35 @@ def test_failover_moves_the_volume_and_heat_keeps_it_there(conn, mistral, stacks
     assert server_status(conn, a) == "SHUTOFF"
 
 
+def test_restore_gives_the_pair_a_new_standby_that_can_take_over(conn, admin_conn, mistral,
+                                                                 stacks, pack_workflows):
+    body, servers, volume_ids = create_pair(conn, stacks)
+    a, b = servers["server_a"], servers["server_b"]
+
+    execution, report = failover(mistral, volume_ids, stack=body["stack_name"], restore=True)
+    assert execution["State"] == "SUCCESS", execution["State info"]
+    assert report["status"] == "failed_over", report
+    assert [s["name"] for s in report["steps"]][-2:] == ["record", "restore"]
+    restored = report["restored"]
+    new_a = stack_outputs(conn, body["id"])["servers"]["server_a"]
+    assert restored == {"name": "server_a", "old_id": a, "new_id": new_a, "status": "ACTIVE"}
+    assert new_a != a
+    assert conn.compute.find_server(a) is None
+    assert server_status(conn, new_a) == "ACTIVE"
+    assert server_host(admin_conn, new_a) != server_host(admin_conn, b)
+    assert where(conn, volume_ids) == {volume_ids[0]: ("in-use", [b])}
+    after = stack(conn, body["id"])
+    assert after["stack_status"] == "UPDATE_COMPLETE"
+    assert after["parameters"]["active"] == "server_b"
+
+    # The pair is whole again: the volume can fail back to the new server_a.
+    execution, report = failover(mistral, volume_ids, stack=body["stack_name"])
+    assert execution["State"] == "SUCCESS", execution["State info"]
+    assert report["new_active"] == {"name": "server_a", "id": new_a}
+    assert report["restored"] is None
+    assert where(conn, volume_ids) == {volume_ids[0]: ("in-use", [new_a])}
+
+
 def test_two_volumes_move_together_and_named_standby_again_is_already_active(
         conn, mistral, stacks, pack_workflows):
     body, servers, volume_ids = create_pair(conn, stacks, volume_count=2)
@@ -116,6 +147,44 @@ def test_standby_not_active_fails_clearly_and_moves_nothing(conn, mistral, stack
     assert where(conn, volume_ids) == {volume_ids[0]: ("in-use", [a])}
     assert server_status(conn, a) == "ACTIVE"
     assert stack(conn, body["id"])["updated_time"] == updated
+
+
+BAD_INPUTS = [
+    ({"stack": "no-such-stack"}, "Stack 'no-such-stack' not found"),
+    ({"standby": "server_c"}, "Standby 'server_c' is not a server of stack"),
+    ({"parameter": "primary"}, "has no parameter 'primary' to record the active server in"),
+    ({"dead_host_policy": "reboot"}, "dead_host_policy must be fail or delete_server, not reboot"),
+]
+
+
+def test_bad_input_fails_clearly_and_changes_nothing(conn, mistral, stacks, pack_workflows):
+    body, servers, volume_ids = create_pair(conn, stacks)
+    updated = stack(conn, body["id"])["updated_time"]
+    for inputs, message in BAD_INPUTS:
+        execution, report = failover(mistral, volume_ids, **dict(
+            {"stack": body["stack_name"]}, **inputs))
+        assert execution["State"] == "ERROR", inputs
+        assert message in execution["State info"], (inputs, execution["State info"])
+        assert report["status"] == "failed"
+        assert where(conn, volume_ids) == {volume_ids[0]: ("in-use", [servers["server_a"]])}
+        assert server_status(conn, servers["server_a"]) == "ACTIVE"
+        assert stack(conn, body["id"])["updated_time"] == updated
+
+
+def test_volume_held_by_no_server_fails_clearly_and_changes_nothing(conn, mistral, stacks,
+                                                                   pack_workflows):
+    template, _ = example("failover_pair.yaml")
+    body = stacks.create(template, parameters={"heal_on_alarm": False})
+    outputs = stack_outputs(conn, body["id"])
+    volume_ids = outputs["volume_ids"]
+
+    execution, report = failover(mistral, volume_ids, stack=body["stack_name"])
+    assert execution["State"] == "ERROR"
+    assert "are not all held by one server" in execution["State info"]
+    assert "Attach every volume to the active server first" in execution["State info"]
+    assert where(conn, volume_ids) == {volume_ids[0]: ("available", [])}
+    assert {server_status(conn, sid) for sid in outputs["servers"].values()} == {"ACTIVE"}
+    assert stack(conn, body["id"])["updated_time"] is None
 
 
 def test_fencing_not_confirmed_under_policy_fail_moves_nothing(conn, admin_conn, mistral, stacks,
