@@ -37,21 +37,23 @@ def wait_stack(conn, name):
         time.sleep(1)
 
 
-def deploy(conn):
-    if conn.orchestration.get("/stacks/%s" % STACK).status_code == 200:
-        say("stack %s exists already; using it" % STACK)
-        return wait_stack(conn, STACK)
-    say("deploying examples/asg_of_servers.yaml as stack %s (3 real Nova servers)" % STACK)
+def deploy(conn, name=STACK, size=3):
+    """Stack ``name`` from examples/asg_of_servers.yaml (``size`` servers), or the existing one."""
+    if conn.orchestration.get("/stacks/%s" % name).status_code == 200:
+        say("stack %s exists already; using it" % name)
+        return wait_stack(conn, name)
+    say("deploying examples/asg_of_servers.yaml as stack %s (%d real Nova servers)"
+        % (name, size))
     files = {}
-    for name in ("asg_of_servers.yaml", "member_server.yaml"):
-        with open(os.path.join(REPO, "examples", name)) as f:
-            files[name] = f.read()
+    for path in ("asg_of_servers.yaml", "member_server.yaml"):
+        with open(os.path.join(REPO, "examples", path)) as f:
+            files[path] = f.read()
     resp = conn.orchestration.post("/stacks", json={
-        "stack_name": STACK, "template": files.pop("asg_of_servers.yaml"), "files": files,
-        "parameters": {"size": 3}})
+        "stack_name": name, "template": files.pop("asg_of_servers.yaml"), "files": files,
+        "parameters": {"size": size}})
     if resp.status_code != 201:
         sys.exit("demo: stack create failed: %s" % resp.text)
-    body = wait_stack(conn, STACK)
+    body = wait_stack(conn, name)
     if body["stack_status"] != "CREATE_COMPLETE":
         sys.exit("demo: stack %s: %s" % (body["stack_status"], body["stack_status_reason"]))
     return body

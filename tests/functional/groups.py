@@ -3,6 +3,9 @@
 import os
 import time
 
+import openstack
+from conftest import MEMBER
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLES = os.path.join(REPO, "examples")
 
@@ -119,12 +122,14 @@ def attach_and_wait(conn, server_id, volume_ids):
 
 class AttachmentWatcher:
     """Background thread: polls Cinder every ``interval`` s and records any moment a volume
-    is attached to more than one server (``violations``)."""
+    is attached to more than one server (``violations``). Leaving the ``with`` block
+    asserts it polled, without errors, and saw no volume on two servers."""
 
-    def __init__(self, conn, volume_ids, interval=0.3):
+    def __init__(self, volume_ids, interval=0.3):
         import threading
 
-        self.conn, self.volume_ids, self.interval = conn, list(volume_ids), interval
+        self.conn = openstack.connect(cloud=MEMBER)
+        self.volume_ids, self.interval = list(volume_ids), interval
         self.violations, self.polls, self.errors = [], 0, []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -146,9 +151,12 @@ class AttachmentWatcher:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, *exc):
         self._stop.set()
         self._thread.join(timeout=10)
+        if exc_type is None:
+            assert self.polls > 0 and not self.errors, self.errors
+            assert self.violations == [], "volume attached to two servers at once"
         return False
 
 
@@ -180,10 +188,14 @@ def wait_compute_service(admin_conn, host, state, timeout=90):
         time.sleep(1)
 
 
-def create_pair(conn, stacks, volume_count=1):
-    """A failover pair with its volumes attached to server_a; (stack, servers, volume ids)."""
+def create_pair(conn, stacks, volume_count=1, heal_on_alarm=False):
+    """A failover pair with its volumes attached to server_a; (stack, servers, volume ids).
+
+    Its alarms only where a test wants them: tests that run the workflow by hand stay
+    alone with it."""
     template, _ = example("failover_pair.yaml")
-    body = stacks.create(template, parameters={"volume_count": volume_count})
+    body = stacks.create(template, parameters={"volume_count": volume_count,
+                                               "heal_on_alarm": heal_on_alarm})
     outputs = stack_outputs(conn, body["id"])
     servers, volume_ids = outputs["servers"], sorted(outputs["volume_ids"])
     assert len(volume_ids) == volume_count
