@@ -97,13 +97,12 @@ def wait_healed(conn, stack, server_id, timeout=600):
     raise SystemExit("benchmark: %s not healed within %d s" % (stack["stack_name"], timeout))
 
 
-def servers_created_since(admin, stack_name, since):
-    """Servers of stack ``stack_name`` created after ``since``, deleted ones included."""
+def servers_created_since(conn, since):
+    """The project's servers created after ``since``, deleted ones included (one stack
+    is healing at a time, and Heat's server names are too short to tell stacks apart)."""
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since))
-    resp = admin.compute.get("/servers/detail", params={
-        "all_tenants": 1, "changes-since": stamp})
-    return [s["id"] for s in resp.json()["servers"]
-            if s["name"].startswith(stack_name + "-") and s["created"] >= stamp]
+    resp = conn.compute.get("/servers/detail", params={"changes-since": stamp})
+    return [s["id"] for s in resp.json()["servers"] if s["created"] >= stamp]
 
 
 def one_round(conn, admin, approach, run, index):
@@ -114,7 +113,7 @@ def one_round(conn, admin, approach, run, index):
     trigger_s, told = run(conn, stack, server_id)
     body = wait_healed(conn, stack, server_id)
     healed_s = time.time() - started
-    replaced = len(servers_created_since(admin, stack["stack_name"], started - 1))
+    replaced = len(servers_created_since(conn, started - 1))
     conn.orchestration.delete("/stacks/%s/%s" % (stack["stack_name"], stack["id"]))
     return (approach, index, trigger_s, healed_s, replaced, body["stack_status"], told)
 
