@@ -49,6 +49,8 @@ A body that is not an Aodh notification raises AlarmPayloadError (a ValueError).
 
 from mistral_lib import actions
 
+from ha_actions.connection import OperatorError, readable
+
 BODY_KEYS = (
     "alarm_id",
     "alarm_name",
@@ -71,7 +73,7 @@ EXPECTED = (
 )
 
 
-class AlarmPayloadError(ValueError):
+class AlarmPayloadError(OperatorError, ValueError):
     """The body is not an Aodh alarm notification this pack can act on; nothing changed."""
 
 
@@ -267,7 +269,4 @@ class ParseAlarmAction(actions.Action):
 
     def run(self, context):
         body = {key: getattr(self, key) for key in BODY_KEYS}
-        try:
-            return parse_alarm(body, self.member)
-        except AlarmPayloadError as exc:
-            return actions.Result(error=str(exc))
+        return readable(lambda: parse_alarm(body, self.member))

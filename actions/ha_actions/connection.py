@@ -119,8 +119,11 @@ def get_connection(context=None):
 
 
 def readable(fn):
-    """Run ``fn()``; operator errors and API errors become a Result(error=message)."""
-    from openstack import exceptions as sdk_exceptions
+    """Run ``fn()``; operator errors and API errors become a Result(error=message).
+
+    For every action: the pure ones (selection, alarm) raise OperatorErrors too.
+    """
+    from openstack import exceptions as sdk_exceptions  # on use, as in get_connection
 
     try:
         return fn()

@@ -15,11 +15,13 @@ import re
 
 from mistral_lib import actions
 
+from ha_actions.connection import OperatorError, readable
+
 STRATEGIES = ("failed", "oldest", "newest", "specific")
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
 
 
-class SelectionError(ValueError):
+class SelectionError(OperatorError, ValueError):
     """The request cannot be served as asked; nothing was changed."""
 
 
@@ -200,10 +202,6 @@ def verify_replacement(before, after, names):
     return replaced
 
 
-def _error(exc):
-    return actions.Result(error=str(exc))
-
-
 class CheckRequestAction(actions.Action):
     """Validate a replace_member request; return the polling plan {polls, poll_delay}."""
 
@@ -218,17 +216,9 @@ class CheckRequestAction(actions.Action):
         self.poll_delay = poll_delay
 
     def run(self, context):
-        try:
-            return check_request(
-                self.strategy,
-                self.member,
-                self.count,
-                self.max_unavailable,
-                self.timeout,
-                self.poll_delay,
-            )
-        except SelectionError as exc:
-            return _error(exc)
+        return readable(lambda: check_request(
+            self.strategy, self.member, self.count, self.max_unavailable, self.timeout,
+            self.poll_delay))
 
 
 class SelectMembersAction(actions.Action):
@@ -245,15 +235,15 @@ class SelectMembersAction(actions.Action):
         self.error_server_ids = error_server_ids
 
     def run(self, context):
-        try:
+        def select():
             result = select_members(
                 self.members, self.strategy, self.member, self.count, self.error_server_ids
             )
-            names = [m["name"] for m in result["selected"]]
-            result["batches"] = batches(names, self.max_unavailable)
+            result["batches"] = batches([m["name"] for m in result["selected"]],
+                                        self.max_unavailable)
             return result
-        except SelectionError as exc:
-            return _error(exc)
+
+        return readable(select)
 
 
 class VerifyReplacementAction(actions.Action):
@@ -265,7 +255,4 @@ class VerifyReplacementAction(actions.Action):
         self.names = names
 
     def run(self, context):
-        try:
-            return verify_replacement(self.before, self.after, self.names)
-        except SelectionError as exc:
-            return _error(exc)
+        return readable(lambda: verify_replacement(self.before, self.after, self.names))

@@ -1,6 +1,7 @@
 """What the operator would look at in Heat and Nova: a group's members, as plain dicts."""
 
 import os
+import threading
 import time
 
 import openstack
@@ -126,8 +127,6 @@ class AttachmentWatcher:
     asserts it polled, without errors, and saw no volume on two servers."""
 
     def __init__(self, volume_ids, interval=0.3):
-        import threading
-
         self.conn = openstack.connect(cloud=MEMBER)
         self.volume_ids, self.interval = list(volume_ids), interval
         self.violations, self.polls, self.errors = [], 0, []

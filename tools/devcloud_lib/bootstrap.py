@@ -17,6 +17,7 @@ from keystoneauth1.identity import v3
 
 HOST = "127.0.0.1"
 KEYSTONE = "http://%s:5000/v3" % HOST
+# Service users created in the "service" project; each gets admin + service.
 SERVICE_USERS = ("heat", "nova", "placement", "glance", "cinder", "mistral", "neutron", "aodh",
                  "ceilometer")
 CATALOG = [

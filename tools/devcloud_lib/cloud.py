@@ -408,15 +408,13 @@ def _ini_values(text):
 def write_configs(lay, sec):
     """Write every service's configuration; return the names whose file changed."""
     changed = []
-    for name, builder in CONFIGS.items():
+    files = [(name, lay.conf(name), builder) for name, builder in CONFIGS.items()]
+    files.append(("nova-compute-2", second_compute_conf_path(lay), second_compute_conf))
+    for name, path, builder in files:
         text = render_ini(builder(lay, sec))
-        if _ini_values(text) != _ini_values(_read(lay.conf(name))):
-            write_private(lay.conf(name), text)
+        if _ini_values(text) != _ini_values(_read(path)):
+            write_private(path, text)
             changed.append(name)
-    second = render_ini(second_compute_conf(lay, sec))
-    if _ini_values(second) != _ini_values(_read(second_compute_conf_path(lay))):
-        write_private(second_compute_conf_path(lay), second)
-        changed.append("nova-compute-2")
     with open(os.path.join(lay.venv, "lib", "python%d.%d" % sys.version_info[:2],
                            "site-packages", "aodh", "api", "api-paste.ini")) as f:
         paste = f.read()

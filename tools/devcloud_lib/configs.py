@@ -27,10 +27,6 @@ PORTS = {
     "aodh-api": 8042,
 }
 
-# Service users created in the "service" project; each gets admin + service.
-SERVICE_USERS = ("heat", "nova", "placement", "glance", "cinder", "mistral", "neutron", "aodh",
-                 "ceilometer")
-
 DATABASES = ("keystone", "heat", "nova_api", "nova", "nova_cell0", "placement",
              "glance", "cinder", "mistral", "aodh")
 
