@@ -132,9 +132,9 @@ def test_active_server_in_error_fails_the_pair_over(conn, admin_conn, mistral, s
     assert report["result"]["old_active"] == {"name": "server_a", "id": a}
     assert report["result"]["new_active"] == {"name": "server_b", "id": b}
     assert report["result"]["volumes"] == {volume_ids[0]: [b]}
-    # Every other execution this failure started (if any) moved nothing.
-    assert [r[1]["report"]["status"] for i, r in runs.items() if i != first
-            if r[1]["report"]["status"] not in ("ignored", "skipped", "already_active")] == []
+    # One failure, one execution: the updates Nova sends while the workflow stops the
+    # server in ERROR (old_state error) do not fire the alarm again.
+    assert list(runs) == [first], [out["report"]["status"] for _, out in runs.values()]
     assert volume_servers(conn, volume_ids[0]) == ("in-use", [b])
     assert server_status(conn, a) == "SHUTOFF"
     healed = stack(conn, body["id"])
@@ -231,3 +231,25 @@ def test_two_simultaneous_firings_replace_one_member(conn, mistral, stacks, pack
     after = members(conn, body["id"])
     assert changed(before, after) == [victim]
     assert server_status(conn, after[victim]["servers"][0]) == "ACTIVE"
+
+
+BAD_CONFIGURATIONS = [
+    ({"operation": "reboot"}, "operation must be replace_member or failover_volume, not reboot."),
+    ({"options": {"count": 1, "force": True}},
+     "options force are not inputs of ha.v1.replace_member that ha.v1.on_alarm passes on"),
+    ({"options": "fast"}, "options must be an object of extra inputs for ha.v1.replace_member"),
+    ({"stack": None}, "No stack to heal: input stack is null and alarm"),
+]
+
+
+def test_bad_configuration_fails_clearly_and_changes_nothing(conn, mistral, stacks,
+                                                             pack_workflows):
+    body, before = asg_with_alarm(conn, stacks)
+    payload = alarm_payload(alarm_id(conn, body), before[sorted(before)[0]]["servers"][0])
+    for config, message in BAD_CONFIGURATIONS:
+        execution, output = mistral.execute(WORKFLOW, {**payload, "stack": body["id"], **config})
+        assert execution["State"] == "ERROR", config
+        assert message in execution["State info"], (config, execution["State info"])
+        assert output["report"]["status"] == "failed"
+        assert changed(before, members(conn, body["id"])) == []
+        assert stack(conn, body["id"])["updated_time"] is None
