@@ -88,3 +88,52 @@ def test_mistral_api_launcher_runs_no_cron_thread(layout):
     # worker is forked now and then; that worker then hangs on every call (seen in CI).
     conf = configs.mistral_conf(layout, cloud.load_secrets(layout))
     assert conf["cron_trigger"] == {"run_in_api": False}
+
+
+def test_a_config_holding_only_defaults_is_written_and_compared(layout):
+    # configparser keeps [DEFAULT] out of sections(): a file of only [DEFAULT] (the
+    # scaled Mistral's per-process host files) once compared equal to a missing file.
+    assert cloud._ini_values("[DEFAULT]\nhost = a\n") != cloud._ini_values("")
+    assert cloud._ini_values("[DEFAULT]\nhost = a\n") != cloud._ini_values(
+        "[DEFAULT]\nhost = b\n")
+
+
+def test_mistral_mode_is_remembered_and_scaled_mode_runs_each_component(layout, monkeypatch):
+    monkeypatch.delenv("DEVCLOUD_MISTRAL_SCALE", raising=False)
+    assert cloud.mistral_mode(layout) == "all"
+    assert [s.name for s in cloud.mistral_services(layout, "all")] == ["mistral"]
+    assert cloud.choose_mistral_mode(layout, True) == "scaled"
+    assert cloud.choose_mistral_mode(layout) == "scaled"  # no flag: as chosen last
+    monkeypatch.setenv("DEVCLOUD_MISTRAL_SCALE", "0")
+    assert cloud.choose_mistral_mode(layout) == "all"
+    monkeypatch.setenv("DEVCLOUD_MISTRAL_SCALE", "1")
+    assert cloud.choose_mistral_mode(layout) == "scaled"
+    names = [svc.name for _, svc in cloud.services(layout) if svc.name.startswith("mistral")]
+    assert names == ["mistral-api", "mistral-engine", "mistral-engine-2", "mistral-executor",
+                     "mistral-executor-2", "mistral-notifier", "mistral-periodic"]
+    api = cloud.find_service(layout, "mistral-api")
+    assert api.port == configs.PORTS["mistral"] and api.argv[-2:] == ["--server", "api"]
+    engine2 = cloud.find_service(layout, "mistral-engine-2")
+    assert engine2.port is None and engine2.argv[-2:] == ["--server", "engine"]
+    assert cloud.mistral_host_conf_path(layout, "engine-2") in engine2.argv
+
+
+def test_mistral_recovers_lost_actions_in_seconds(layout):
+    conf = configs.mistral_conf(layout, cloud.load_secrets(layout))
+    beat = conf["action_heartbeat"]
+    # An action whose executor died is failed (and retried by the workflow) after
+    # first_heartbeat_timeout + max_missed * check_interval seconds, not after an hour.
+    assert beat["first_heartbeat_timeout"] + beat["max_missed_heartbeats"] * beat[
+        "check_interval"] <= 60
+    assert conf["engine"]["execution_integrity_check_delay"] > 0
+    assert conf["scheduler"]["pickup_job_after"] <= 30
+
+
+def test_kill_ends_the_group_at_once_and_forgets_it(layout, monkeypatch):
+    svc = cloud.Service("victim", ["/bin/sh", "-c", "trap '' TERM; sleep 60 & sleep 60"])
+    monkeypatch.setattr(cloud, "find_service", lambda lay, name: svc)
+    svc.start(layout)
+    pgid = svc.pid(layout)
+    cloud.kill(layout.state, "victim")
+    assert not cloud.group_alive(pgid)
+    assert not os.path.exists(svc.pidfile(layout))

@@ -221,7 +221,7 @@ def services(lay):
         ("base", Service("rabbitmq", ["/usr/lib/rabbitmq/bin/rabbitmq-server"],
                          PORTS["rabbitmq"], rabbit_env)),
         ("identity", gunicorn(lay, "keystone", "wsgi_apps:keystone()", PORTS["keystone"],
-                              env={"OS_KEYSTONE_CONFIG_FILES": conf("keystone")}, workers=2)),
+                              env={"OS_KEYSTONE_CONFIG_FILES": conf("keystone")}, threads=8)),
         ("apis", gunicorn(lay, "placement-api", "wsgi_apps:placement_api()",
                           PORTS["placement-api"],
                           env={"OS_PLACEMENT_CONFIG_DIR": os.path.dirname(conf("placement"))})),
@@ -248,8 +248,7 @@ def services(lay):
         ("workers", Service("cinder-scheduler", [lay.bin("cinder-scheduler")]
                             + with_conf("cinder"))),
         ("workers", Service("cinder-volume", [lay.bin("cinder-volume")] + with_conf("cinder"))),
-        ("workers", Service("mistral", [lay.bin("mistral-server"), "--server", "all"]
-                            + with_conf("mistral"), PORTS["mistral"])),
+    ] + [("workers", svc) for svc in mistral_services(lay, mistral_mode(lay))] + [
         ("workers", Service("aodh-listener", [lay.bin("aodh-listener")] + with_conf("aodh"))),
         ("workers", Service("aodh-notifier", [lay.bin("aodh-notifier")] + with_conf("aodh"))),
         ("workers", Service("aodh-evaluator", [lay.bin("aodh-evaluator")] + with_conf("aodh"))),
@@ -257,6 +256,42 @@ def services(lay):
             os.path.join(ceilometer_venv(lay), "bin", "ceilometer-agent-notification")]
             + with_conf("ceilometer"))),
     ]
+
+
+MISTRAL_MODES = ("all", "scaled")
+# The scaled-out Mistral: what a real cloud runs, each its own process over RabbitMQ.
+MISTRAL_SCALED = (("api", "api"), ("engine", "engine"), ("engine-2", "engine"),
+                  ("executor", "executor"), ("executor-2", "executor"),
+                  ("notifier", "notifier"), ("periodic", "periodic"))
+
+
+def mistral_mode_file(lay):
+    return os.path.join(lay.state, "mistral-mode")
+
+
+def mistral_mode(lay):
+    """'all' (one mistral-server --server all) or 'scaled', as 'up' last chose."""
+    mode = _read(mistral_mode_file(lay)).strip()
+    return mode if mode in MISTRAL_MODES else "all"
+
+
+def mistral_services(lay, mode):
+    """Mistral's processes in ``mode``: one 'mistral', or one per component and copy.
+
+    Each scaled process gets its own [DEFAULT] host (its RPC server name) from a small
+    extra config file, so two engines or executors are two distinct servers.
+    """
+    mistral = [lay.bin("mistral-server"), "--config-file", lay.conf("mistral")]
+    if mode == "all":
+        return [Service("mistral", mistral + ["--server", "all"], PORTS["mistral"])]
+    return [Service("mistral-" + name, mistral + [
+        "--config-file", mistral_host_conf_path(lay, name), "--server", component],
+        PORTS["mistral"] if component == "api" else None)
+        for name, component in MISTRAL_SCALED]
+
+
+def mistral_host_conf_path(lay, name):
+    return os.path.join(lay.etc, "mistral", "mistral-%s.conf" % name)
 
 
 def second_compute_conf_path(lay):
@@ -402,7 +437,9 @@ def _ini_values(text):
     """An INI text's settings, so that reordering alone is not a change."""
     parser = configparser.RawConfigParser(strict=False)
     parser.read_string(text)
-    return {section: dict(parser.items(section)) for section in parser.sections()}
+    values = {section: dict(parser.items(section)) for section in parser.sections()}
+    values["DEFAULT"] = dict(parser.defaults())  # sections() leaves [DEFAULT] out
+    return values
 
 
 def write_configs(lay, sec):
@@ -410,6 +447,9 @@ def write_configs(lay, sec):
     changed = []
     files = [(name, lay.conf(name), builder) for name, builder in CONFIGS.items()]
     files.append(("nova-compute-2", second_compute_conf_path(lay), second_compute_conf))
+    for name, _ in MISTRAL_SCALED:
+        files.append(("mistral-" + name, mistral_host_conf_path(lay, name),
+                      lambda _lay, _sec, n=name: {"DEFAULT": {"host": "devcloud-mistral-" + n}}))
     for name, path, builder in files:
         text = render_ini(builder(lay, sec))
         if _ini_values(text) != _ini_values(_read(path)):
@@ -553,18 +593,32 @@ def install(state_dir):
     return install_pack(lay)
 
 
-def up(state_dir):
+def choose_mistral_mode(lay, scaled=None):
+    """Record the Mistral mode for this state dir: the flag, else $DEVCLOUD_MISTRAL_SCALE,
+    else the mode chosen last time (default 'all'). Returns the mode."""
+    if scaled is None and os.environ.get("DEVCLOUD_MISTRAL_SCALE", "") != "":
+        scaled = os.environ["DEVCLOUD_MISTRAL_SCALE"] not in ("0", "false", "no")
+    mode = mistral_mode(lay) if scaled is None else ("scaled" if scaled else "all")
+    with open(mistral_mode_file(lay), "w") as f:
+        f.write(mode + "\n")
+    return mode
+
+
+def up(state_dir, mistral_scale=None):
     pack_changed = install(state_dir)
     t0 = time.time()
     lay = Layout(state_dir)
+    mode = choose_mistral_mode(lay, mistral_scale)
     sec = load_secrets(lay)
     changed = write_configs(lay, sec)
     init_mariadb(lay)
     all_services = services(lay)
     if pack_changed:
         changed.append("mistral")
-    stale = [svc for _, svc in all_services if svc.running(lay)
-             and (svc.name in changed or svc.name.split("-")[0] in changed)]
+    other = "all" if mode == "scaled" else "scaled"
+    stale = [svc for svc in mistral_services(lay, other) if svc.running(lay)]
+    stale += [svc for _, svc in all_services if svc.running(lay)
+              and (svc.name in changed or svc.name.split("-")[0] in changed)]
     if stale:
         log("configuration or pack changed: restarting %s" % ", ".join(s.name for s in stale))
         stop_all(lay, stale)
@@ -633,7 +687,9 @@ def down(state_dir):
     if not os.path.isdir(lay.run):
         log("nothing to stop (no %s)" % lay.run)
         return
-    stopped = stop_all(lay, [svc for _, svc in services(lay)])
+    every = [svc for _, svc in services(lay)] + mistral_services(
+        lay, "all" if mistral_mode(lay) == "scaled" else "scaled")
+    stopped = stop_all(lay, every)
     if stopped:
         log("stopped %s" % ", ".join(stopped))
     busy = [name for name, port in PORTS.items() if port_open(port)]
@@ -653,9 +709,9 @@ def status(state_dir):
             state = "starting"
         all_up = all_up and state == "running"
         rows.append((svc.name, state, str(pid or "-"), str(svc.port or "-")))
-    print("%-17s %-9s %-8s %s" % ("service", "state", "pid", "port"))
+    print("%-23s %-9s %-8s %s" % ("service", "state", "pid", "port"))
     for row in rows:
-        print("%-17s %-9s %-8s %s" % row)
+        print("%-23s %-9s %-8s %s" % row)
     return 0 if all_up else 3
 
 
@@ -676,3 +732,22 @@ def start(state_dir, name):
 def restart(state_dir, name):
     stop(state_dir, name)
     start(state_dir, name)
+
+
+def kill(state_dir, name):
+    """SIGKILL one service's whole process group at once: a crash, not a shutdown."""
+    lay = Layout(state_dir)
+    svc = find_service(lay, name)
+    pgid = svc.pid(lay)
+    if not pgid:
+        log("%s was not running" % name)
+        return
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    deadline = time.time() + 10
+    while group_alive(pgid) and time.time() < deadline:
+        time.sleep(0.1)
+    os.unlink(svc.pidfile(lay))
+    log("killed %s (SIGKILL)" % name)

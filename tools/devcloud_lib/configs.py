@@ -112,7 +112,10 @@ def keystone_conf(lay, secrets):
         "fernet_tokens": {"key_repository": os.path.join(lay.data, "keystone", "fernet-keys")},
         "fernet_receipts": {"key_repository": os.path.join(lay.data, "keystone", "fernet-keys")},
         "credential": {"key_repository": os.path.join(lay.data, "keystone", "credential-keys")},
-        "cache": {"enabled": False},
+        # An in-process cache: token validation builds role assignments from the DB
+        # (~0.5 s a call without it). One worker (see cloud.py) keeps it coherent:
+        # Keystone invalidates it on changes, but only in its own process.
+        "cache": {"enabled": True, "backend": "dogpile.cache.memory"},
     }
 
 
@@ -276,7 +279,24 @@ def mistral_conf(lay, secrets):
         # app: its thread takes Mistral's DB lock in the launcher process, and a worker
         # forked while it is held waits for it forever (every API call hangs).
         "cron_trigger": {"run_in_api": False},
+        **MISTRAL_RECOVERY,
     }
+
+
+# Mistral's own recovery, tuned so that a lost process costs seconds, not an hour.
+# An action whose executor died (or whose run message was lost) sends no heartbeat:
+# the engine fails it after first_heartbeat_timeout + max_missed * check_interval
+# (10 + 4 * 5 = 30 s; defaults 3600 + 15 * 20 s) and the workflow's retry runs it
+# again. A task left RUNNING with every action done (an engine died between the two)
+# is completed by the integrity checker after execution_integrity_check_delay. A
+# scheduled job (a retry's delay, a wait) held in memory by an engine that died is
+# taken by another engine after pickup_job_after (default 60 s).
+MISTRAL_RECOVERY = {
+    "action_heartbeat": {"check_interval": 5, "max_missed_heartbeats": 4,
+                         "first_heartbeat_timeout": 10},
+    "engine": {"execution_integrity_check_delay": 10},
+    "scheduler": {"pickup_job_after": 15},
+}
 
 
 def aodh_conf(lay, secrets):
