@@ -90,9 +90,13 @@ def failover_state(conn, stack, standby=None, parameter="active", failed=None):
     ``OS::Cinder::Volume`` resources (also one nested level down, e.g. in a
     ResourceGroup) are the volumes. The active server holds every volume. Returns
     ``status``: ``ready`` (fail over from active to standby), ``already_active``
-    (nothing to do), ``not_active`` (``failed``, the server an alarm reported, is
-    not the active one: nothing to fail over, whatever the standby's state) or
-    raises FailoverError with what the operator must do.
+    (nothing to do), ``record_only`` (the volumes are all on a server the stack
+    parameter does not name: ``active`` is the recorded one, ``standby`` the holder,
+    only the parameter needs setting), ``attach_only`` (an interrupted failover: every
+    volume available, the recorded active fenced; attach to the standby and record),
+    ``not_active`` (``failed``, the server an alarm
+    reported, is not the active one: nothing to fail over, whatever the standby's
+    state) or raises FailoverError with what the operator must do.
     """
     root = orch.get_stack(conn, stack)
     ref = orch.stack_ref(root)
@@ -140,6 +144,10 @@ def failover_state(conn, stack, standby=None, parameter="active", failed=None):
             "'openstack volume show'." % (
                 ", ".join(v["id"] for v in busy), ", ".join(v["status"] for v in busy)))
     unattached = [v["id"] for v in vols["volumes"] if not v["attached_to"]]
+    if not holders:
+        interrupted = _interrupted_failover(servers, recorded, standby)
+        if interrupted is not None:
+            return dict(base, **interrupted)
     if len(holders) != 1 or unattached:
         raise FailoverError(
             "The volumes of stack %s are not all held by one server (where: %s): no single "
@@ -151,6 +159,18 @@ def failover_state(conn, stack, standby=None, parameter="active", failed=None):
             "The volumes are attached to server %s, which is not one of the stack's "
             "servers (%s)." % (holders[0], ", ".join(s["name"] for s in servers)))
     base["active"] = active
+    recorded_server = _pick(servers, recorded) if recorded else None
+    if (recorded_server is not None and recorded_server["id"] != active["id"]
+            and failed not in (active["id"], active["name"])
+            and standby in (None, active["id"], active["name"])):
+        # An earlier failover moved every volume and did not record it (or someone moved
+        # them by hand): the data is where it is; only the Heat model is behind.
+        return dict(base, status="record_only", active=recorded_server, standby=active,
+                    message=(
+                        "The volumes are already all on %s (%s) but the stack records %s as "
+                        "%s: nothing to move, the record is set right." % (
+                            active["name"], active["id"], recorded_server["name"],
+                            parameter)))
     if failed is not None and failed not in (active["id"], active["name"]):
         return dict(base, status="not_active", standby=None, message=(
             "Server %s is not the active server of the pair (%s, %s): nothing to fail "
@@ -193,6 +213,24 @@ def failover_state(conn, stack, standby=None, parameter="active", failed=None):
             target["name"], target["id"])))
 
 
+def _interrupted_failover(servers, recorded, standby):
+    """Every volume is available and the recorded active is fenced (SHUTOFF or gone): an
+    earlier failover stopped it and detached the volumes, then was lost before attaching
+    them. The state to go on from: attach to the standby and record it. None otherwise."""
+    fenced = _pick(servers, recorded) if recorded else None
+    if fenced is None or fenced["status"] not in ("SHUTOFF", NOT_FOUND):
+        return None
+    others = [s for s in servers if s["id"] != fenced["id"]]
+    target = _pick(others, standby) if standby is not None else (
+        others[0] if len(others) == 1 else None)
+    if target is None or target["status"] != "ACTIVE":
+        return None
+    return {"status": "attach_only", "active": fenced, "standby": target, "message": (
+        "An earlier failover fenced %s (%s, %s) and detached every volume but did not "
+        "attach them: attach them to %s (%s) and record it." % (
+            fenced["name"], fenced["id"], fenced["status"], target["name"], target["id"]))}
+
+
 class VolumeStatusesAction(OpenStackAction):
     """Return each volume's Cinder status and servers; with expect, whether the wait is over.
 
@@ -224,30 +262,3 @@ class FailoverStateAction(OpenStackAction):
     def run(self, context):
         return readable(lambda: failover_state(
             self.connect(context), self.stack, self.standby, self.parameter, self.failed))
-
-
-def record_active(conn, stack, parameter, value):
-    """PATCH stack ``stack`` (name/id) with only ``parameter: value`` (existing=true).
-
-    Returns the stack's updated_time before the PATCH ('' if none), for ha.stack_status's
-    previous_updated_time, so a workflow can wait for the update it started.
-    """
-    before = orch.get_stack(conn, stack)
-    resp = conn.orchestration.patch(
-        "/stacks/%s" % orch.stack_ref(before), json={"parameters": {parameter: value}})
-    sdk_exceptions.raise_from_response(resp)
-    return {"stack": orch.stack_ref(before), "parameter": parameter, "value": value,
-            "previous_updated_time": before.get("updated_time") or ""}
-
-
-class RecordActiveAction(OpenStackAction):
-    """PATCH a stack's parameter recording the active server (existing=true, that one only)."""
-
-    def __init__(self, stack, value, parameter="active"):
-        self.stack = stack
-        self.value = value
-        self.parameter = parameter
-
-    def run(self, context):
-        return readable(lambda: record_active(
-            self.connect(context), self.stack, self.parameter, self.value))

@@ -21,13 +21,12 @@ def server_status(conn, server_id):
 
 
 def server_statuses(conn, server_ids):
-    """``{"statuses": {id: status}, "error": [ids in ERROR], "missing": [ids]}``."""
+    """``{"statuses": {id: status}, "error": [ids in ERROR], "missing": [ids gone],
+    "failed": [both]}``: a server deleted outside Heat is as failed as one in ERROR."""
     statuses = {sid: server_status(conn, sid) for sid in dict.fromkeys(server_ids or ())}
-    return {
-        "statuses": statuses,
-        "error": [sid for sid, status in statuses.items() if status == "ERROR"],
-        "missing": [sid for sid, status in statuses.items() if status == NOT_FOUND],
-    }
+    error = [sid for sid, status in statuses.items() if status == "ERROR"]
+    missing = [sid for sid, status in statuses.items() if status == NOT_FOUND]
+    return {"statuses": statuses, "error": error, "missing": missing, "failed": error + missing}
 
 
 def servers_in_error(conn):

@@ -11,14 +11,27 @@ Three paths, in this order:
 3. Outside Mistral (no context, or no token): ``clouds.yaml`` / ``OS_CLOUD``.
 """
 
+import datetime
 import os
+import time
 
+from keystoneauth1 import exceptions as ks_exceptions
 from keystoneauth1 import session as ks_session
 from keystoneauth1.access import access
 from keystoneauth1.identity import access as access_plugin
 from mistral_lib import actions
 
 APP_NAME = "ha-actions"
+# Seconds one request may take: Heat's API answers a lost engine call after its RPC
+# timeout (60 s), so a little more than that.
+REQUEST_TIMEOUT = 75
+# Seconds an action keeps retrying a call the cloud could not answer (a service
+# restarting, a 5xx): every pack action is idempotent, so it is run again whole.
+TRANSIENT_BUDGET = 45
+# ...and at least this many tries: one lost call may take the whole budget (Heat's API
+# answers 500 only after its 60 s RPC timeout when heat-engine restarted under the call).
+TRANSIENT_MIN_TRIES = 3
+TRANSIENT_STATUS = (500, 502, 503, 504)
 
 
 class OperatorError(Exception):
@@ -27,6 +40,10 @@ class OperatorError(Exception):
 
 class ConnectionError(OperatorError):
     """No usable credentials could be found for an action."""
+
+
+class TokenExpired(OperatorError):
+    """The token this execution runs with is no longer valid: nothing more can be done."""
 
 
 def _security(context):
@@ -44,6 +61,7 @@ def session_from_token(security):
         auth=plugin,
         verify=_verify(security),
         app_name=APP_NAME,
+        timeout=REQUEST_TIMEOUT,
     )
 
 
@@ -82,7 +100,8 @@ def session_from_trust(security):
             f"The action runs under trust {security.trust_id} but has no service catalog, "
             "and Mistral's [keystone_authtoken] has no auth_type: cannot use the trust."
         )
-    return ks_session.Session(auth=auth, verify=_verify(security), app_name=APP_NAME)
+    return ks_session.Session(auth=auth, verify=_verify(security), app_name=APP_NAME,
+                              timeout=REQUEST_TIMEOUT)
 
 
 def _verify(security):
@@ -98,6 +117,7 @@ def get_connection(context=None):
     security = _security(context)
     region = getattr(security, "region_name", None) if security else None
     if security is not None and security.auth_token:
+        check_not_expired(security)
         if security.service_catalog:
             sess = session_from_token(security)
         elif security.trust_id:
@@ -112,23 +132,102 @@ def get_connection(context=None):
     try:
         return openstack.connect(cloud=cloud, app_name=APP_NAME)
     except Exception as exc:  # noqa: BLE001
+        if getattr(getattr(context, "execution", None), "workflow_execution_id", None):
+            raise ConnectionError(LOST_CREDENTIALS) from None
         raise ConnectionError(
             "Not running inside Mistral and no usable clouds.yaml entry "
             f"(OS_CLOUD={cloud or '<unset>'}): {exc}"
         ) from None
 
 
-def readable(fn):
+LOST_CREDENTIALS = (
+    "This step runs in a Mistral execution but without the caller's token: Mistral lost "
+    "it. That happens when the executor that ran an earlier try of this step died: "
+    "Mistral's heartbeat checker fails that try and the retry goes on under the "
+    "checker's own context, which carries no token (Mistral 23). Nothing more was changed "
+    "by this step; what earlier steps did is in the report. Run the workflow again (a "
+    "re-fired alarm does, with a new trust token).")
+
+
+def _expiry(security):
+    """The token's expiry as an aware datetime, or None when the context does not say."""
+    value = getattr(security, "expires_at", None)
+    if not value:
+        return None
+    try:
+        when = datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=datetime.timezone.utc)
+
+
+def check_not_expired(security, now=None):
+    """TokenExpired if the caller's token has expired: no call could succeed with it."""
+    expiry = _expiry(security)
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    if expiry is not None and expiry <= now:
+        raise TokenExpired(expired_message(expiry.isoformat()))
+
+
+def expired_message(expiry=None):
+    return (
+        "The token this execution runs with %s, so this step could not run (Mistral "
+        "passes the token of whoever started the execution and never renews it). What "
+        "earlier steps changed stays as the report says. Start the workflow again: a "
+        "manual run gets a new token, an alarm-triggered run a new trust token each "
+        "time." % ("expired at %s" % expiry if expiry else "was refused (401: expired or "
+                   "revoked)"))
+
+
+def is_transient(exc):
+    """The cloud could not answer (unreachable, timed out, 5xx): worth asking again."""
+    from openstack import exceptions as sdk_exceptions
+
+    if isinstance(exc, (ks_exceptions.ConnectionError, ks_exceptions.RetriableConnectionFailure,
+                        ks_exceptions.ServiceUnavailable, ks_exceptions.GatewayTimeout,
+                        ks_exceptions.BadGateway, ks_exceptions.InternalServerError)):
+        return True
+    return isinstance(exc, sdk_exceptions.HttpException) and getattr(
+        exc, "status_code", None) in TRANSIENT_STATUS
+
+
+def _message(exc):
+    if getattr(exc, "status_code", None) == 401 or isinstance(exc, ks_exceptions.Unauthorized):
+        return expired_message()
+    return str(exc) or type(exc).__name__
+
+
+def readable(fn, budget=None, sleep=time.sleep, clock=time.monotonic):
     """Run ``fn()``; operator errors and API errors become a Result(error=message).
 
     For every action: the pure ones (selection, alarm) raise OperatorErrors too.
+    A transient failure (service unreachable, timeout, 5xx) runs ``fn`` again, with
+    a growing pause, for up to ``budget`` seconds (TRANSIENT_BUDGET) and at least
+    TRANSIENT_MIN_TRIES times when the budget allows any retry: every pack action is
+    idempotent. After that the error says how long the cloud did not answer.
     """
     from openstack import exceptions as sdk_exceptions  # on use, as in get_connection
 
-    try:
-        return fn()
-    except (OperatorError, sdk_exceptions.SDKException) as exc:
-        return actions.Result(error=str(exc))
+    budget = TRANSIENT_BUDGET if budget is None else budget
+    start = clock()
+    deadline, pause, tries = start + budget, 1.0, 0
+    while True:
+        tries += 1
+        try:
+            return fn()
+        except OperatorError as exc:
+            return actions.Result(error=str(exc))
+        except (sdk_exceptions.SDKException, ks_exceptions.ClientException) as exc:
+            if not is_transient(exc):
+                return actions.Result(error=_message(exc))
+            out_of_time = clock() + pause > deadline
+            if budget <= 0 or (out_of_time and tries >= TRANSIENT_MIN_TRIES):
+                return actions.Result(error="The cloud did not answer for %d s (%d tries), "
+                                            "last: %s. Nothing more was changed by this step; "
+                                            "run the workflow again once the service is back."
+                                      % (clock() - start, tries, _message(exc)))
+        sleep(pause)
+        pause = min(pause * 2, 8.0)
 
 
 class OpenStackAction(actions.Action):

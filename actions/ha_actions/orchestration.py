@@ -9,7 +9,9 @@ A stack is addressed as ``name/id`` once known (``stack_ref``): Heat answers a
 bare name or id with a 302 to that path.
 """
 
+import datetime
 import re
+import time
 from urllib import parse
 
 from mistral_lib import actions
@@ -252,10 +254,69 @@ def mark_unhealthy(conn, ref, resource, reason=None):
     sdk_exceptions.raise_from_response(resp)
 
 
-def update_existing(conn, ref):
-    """PATCH stack ``ref`` with no change (existing=true): Heat converges it again."""
-    resp = conn.orchestration.patch("/stacks/%s" % ref, json={})
+def update_existing(conn, stack, parameters=None):
+    """PATCH a stack (existing=true) with only ``parameters`` ({} or None: no change).
+
+    Heat converges it again: replaces the resources marked unhealthy, applies the new
+    parameter values. Returns the stack's ``ref`` and its ``updated_time`` before the
+    PATCH ('' if none) for ``stack_progress``'s previous_updated_time.
+    """
+    before = get_stack(conn, stack)
+    ref = stack_ref(before)
+    body = {"parameters": parameters} if parameters else {}
+    resp = conn.orchestration.patch("/stacks/%s" % ref, json=body)
     sdk_exceptions.raise_from_response(resp)
+    return {"stack": ref, "parameters": parameters or {},
+            "previous_updated_time": before.get("updated_time") or ""}
+
+
+def newest_event_time(conn, ref, nested_depth=MEMBER_DEPTH + 1):
+    """Time of the newest event of the stack or its nested stacks (Heat's format), or None."""
+    resp = conn.orchestration.get("/stacks/%s/events" % ref, params={
+        "nested_depth": nested_depth, "sort_keys": "event_time", "sort_dir": "desc",
+        "limit": 1})
+    events = _json(resp).get("events") or []
+    return events[0].get("event_time") if events else None
+
+
+def _parse_time(value):
+    """Heat's '2026-12-03T08:15:46Z' / '...46' as seconds since the epoch, or None."""
+    if not value:
+        return None
+    try:
+        when = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.timezone.utc)
+    return when.timestamp()
+
+
+def stalled_for(summary, newest_event, now):
+    """Seconds an in-progress stack has shown no sign of progress (no event, no update
+    start since), or 0 when it is not in progress or times cannot be read."""
+    if not summary["in_progress"]:
+        return 0
+    times = [t for t in (_parse_time(summary["updated_time"]), _parse_time(newest_event)) if t]
+    return max(0, int(now - max(times))) if times else 0
+
+
+def stack_progress(conn, stack, previous_updated_time=None, stall_timeout=None, now=None):
+    """``stack_summary`` plus ``stalled``: Heat has shown no progress on the update for
+    ``stall_timeout`` seconds (no event in the stack or its nested stacks). A convergence
+    stack stays *_IN_PROGRESS for ever when the heat-engine working on it died; a new
+    PATCH resumes it. Events are read only once the update is older than the timeout.
+    """
+    summary = stack_summary(get_stack(conn, stack), previous_updated_time)
+    summary["stalled"] = False
+    if stall_timeout and summary["in_progress"]:
+        now = time.time() if now is None else now
+        started = _parse_time(summary["updated_time"]) or now
+        if now - started >= stall_timeout:
+            quiet = stalled_for(summary, newest_event_time(conn, summary["ref"]), now)
+            summary["stalled"] = quiet >= stall_timeout
+            summary["quiet_s"] = quiet
+    return summary
 
 
 def _change(res):
@@ -286,18 +347,17 @@ class StackStatusAction(OpenStackAction):
 
     With previous_updated_time (the stack's updated_time before a PATCH),
     ``pending`` stays true until Heat has started and finished a newer update.
+    With stall_timeout, ``stalled`` says the update has shown no progress for that long.
     """
 
-    def __init__(self, stack, previous_updated_time=None):
+    def __init__(self, stack, previous_updated_time=None, stall_timeout=None):
         self.stack = stack
         self.previous_updated_time = previous_updated_time
+        self.stall_timeout = stall_timeout
 
     def run(self, context):
-        return readable(
-            lambda: stack_summary(
-                get_stack(self.connect(context), self.stack), self.previous_updated_time
-            )
-        )
+        return readable(lambda: stack_progress(
+            self.connect(context), self.stack, self.previous_updated_time, self.stall_timeout))
 
 
 class GroupMembersAction(OpenStackAction):
@@ -338,17 +398,16 @@ class MarkUnhealthyAction(OpenStackAction):
 
 
 class UpdateExistingAction(OpenStackAction):
-    """PATCH a stack (name/id) with no change so Heat replaces unhealthy resources."""
+    """PATCH a stack (existing=true) with only the given parameters, or no change, so Heat
+    replaces unhealthy resources; returns the updated_time to wait past."""
 
-    def __init__(self, stack):
+    def __init__(self, stack, parameters=None):
         self.stack = stack
+        self.parameters = parameters
 
     def run(self, context):
-        def update():
-            update_existing(self.connect(context), self.stack)
-            return {"stack": self.stack, "accepted": True}
-
-        return readable(update)
+        return readable(lambda: update_existing(
+            self.connect(context), self.stack, self.parameters))
 
 
 class PreviewUpdateAction(OpenStackAction):

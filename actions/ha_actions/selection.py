@@ -76,9 +76,10 @@ def _by_age(members):
     return sorted(members, key=lambda m: (m.get("creation_time") or "", m["name"]))
 
 
-def failed_members(members, error_server_ids=None):
-    """Members Heat shows *_FAILED, or with a server Nova shows in ERROR; oldest first."""
-    errors = set(error_server_ids or ())
+def failed_members(members, failed_server_ids=None):
+    """Members Heat shows *_FAILED, or with a server Nova shows in ERROR or no longer has
+    (deleted outside Heat); oldest first."""
+    errors = set(failed_server_ids or ())
     return _by_age(
         m
         for m in members
@@ -86,7 +87,7 @@ def failed_members(members, error_server_ids=None):
     )
 
 
-def select_members(members, strategy, member=None, count=1, error_server_ids=None):
+def select_members(members, strategy, member=None, count=1, failed_server_ids=None):
     """Pick the members to replace.
 
     Returns ``{"status": "selected" | "already_healed", "selected": [member...],
@@ -119,14 +120,14 @@ def select_members(members, strategy, member=None, count=1, error_server_ids=Non
             "count=%d is larger than the group, which has %d member(s)." % (count, size)
         )
     if strategy == "failed":
-        failed = failed_members(members, error_server_ids)
+        failed = failed_members(members, failed_server_ids)
         if not failed:
             return {
                 "status": "already_healed",
                 "selected": [],
                 "remaining_failed": 0,
                 "message": "No failed member: Heat shows none *_FAILED and Nova shows no "
-                "member server in ERROR.",
+                "member server in ERROR or gone.",
             }
         chosen = failed[:count]
         return {
@@ -141,7 +142,7 @@ def select_members(members, strategy, member=None, count=1, error_server_ids=Non
     return {
         "status": "selected",
         "selected": chosen,
-        "remaining_failed": len(failed_members(members, error_server_ids)),
+        "remaining_failed": len(failed_members(members, failed_server_ids)),
         "message": "The %d %s member(s) selected." % (len(chosen), strategy),
     }
 
@@ -153,12 +154,25 @@ def batches(names, max_unavailable):
     return [list(names[i : i + max_unavailable]) for i in range(0, len(names), max_unavailable)]
 
 
+def _replacement(was, now):
+    return {
+        "name": was["name"],
+        "old_physical_id": was.get("physical_id"),
+        "new_physical_id": now.get("physical_id"),
+        "old_server_ids": list(was.get("server_ids", ())),
+        "new_server_ids": list(now.get("server_ids", ())),
+    }
+
+
 def verify_replacement(before, after, names):
     """Check that Heat replaced each named member and kept the group's size.
 
-    ``before``/``after``: member lists around one update. Returns the list of
-    ``{name, old_physical_id, new_physical_id, old_server_ids, new_server_ids}``;
-    raises SelectionError saying every problem found.
+    ``before``/``after``: member lists around one update. Returns ``{"replaced": [...],
+    "also_replaced": [...]}``, each ``{name, old_physical_id, new_physical_id,
+    old_server_ids, new_server_ids}``: ``also_replaced`` are members not asked for
+    whose physical id changed too (Heat replaces what is already *_FAILED in the same
+    update), so the report says everything that changed. Raises SelectionError saying
+    every problem found.
     """
     old = {m["name"]: m for m in before}
     new = {m["name"]: m for m in after}
@@ -183,15 +197,7 @@ def verify_replacement(before, after, names):
             problems.append(
                 "%s is %s: %s" % (name, now.get("status"), now.get("status_reason") or "")
             )
-        replaced.append(
-            {
-                "name": name,
-                "old_physical_id": was.get("physical_id"),
-                "new_physical_id": now.get("physical_id"),
-                "old_server_ids": list(was.get("server_ids", ())),
-                "new_server_ids": list(now.get("server_ids", ())),
-            }
-        )
+        replaced.append(_replacement(was, now))
     if len(after) != len(before):
         problems.append(
             "the group had %d member(s) and now has %d (an AutoScalingGroup without "
@@ -199,7 +205,9 @@ def verify_replacement(before, after, names):
         )
     if problems:
         raise SelectionError("Replacement not verified: " + "; ".join(problems) + ".")
-    return replaced
+    also = [_replacement(old[n], new[n]) for n in sorted(old) if n in new and n not in names
+            and old[n].get("physical_id") != new[n].get("physical_id")]
+    return {"replaced": replaced, "also_replaced": also}
 
 
 class CheckRequestAction(actions.Action):
@@ -225,19 +233,19 @@ class SelectMembersAction(actions.Action):
     """Pick the group members to replace by strategy and split them into batches."""
 
     def __init__(
-        self, members, strategy, member=None, count=1, max_unavailable=1, error_server_ids=None
+        self, members, strategy, member=None, count=1, max_unavailable=1, failed_server_ids=None
     ):
         self.members = members
         self.strategy = strategy
         self.member = member
         self.count = count
         self.max_unavailable = max_unavailable
-        self.error_server_ids = error_server_ids
+        self.failed_server_ids = failed_server_ids
 
     def run(self, context):
         def select():
             result = select_members(
-                self.members, self.strategy, self.member, self.count, self.error_server_ids
+                self.members, self.strategy, self.member, self.count, self.failed_server_ids
             )
             result["batches"] = batches([m["name"] for m in result["selected"]],
                                         self.max_unavailable)

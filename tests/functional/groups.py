@@ -5,7 +5,7 @@ import threading
 import time
 
 import openstack
-from conftest import MEMBER
+from devcloud_fixtures import MEMBER
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLES = os.path.join(REPO, "examples")

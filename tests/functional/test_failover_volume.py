@@ -10,7 +10,7 @@ import subprocess
 import time
 
 import pytest
-from conftest import DEVCLOUD
+from devcloud_fixtures import DEVCLOUD
 from groups import (
     COMPUTE_SERVICES,
     AttachmentWatcher,

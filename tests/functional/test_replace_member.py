@@ -3,7 +3,7 @@
 import time
 
 import pytest
-from conftest import StackFactory
+from devcloud_fixtures import StackFactory
 from groups import changed, example, members, patch_and_wait, server_status, stack
 
 pytestmark = pytest.mark.functional

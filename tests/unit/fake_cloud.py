@@ -9,7 +9,8 @@ from keystoneauth1 import session as ks_session
 from keystoneauth1.access import access
 from keystoneauth1.identity import access as access_plugin
 
-SERVICE_NAMES = {"orchestration": "heat", "compute": "nova", "block-storage": "cinder"}
+SERVICE_NAMES = {"orchestration": "heat", "compute": "nova", "block-storage": "cinder",
+                 "workflowv2": "mistral"}
 
 
 def connection(token, project_id, endpoints):

@@ -153,6 +153,51 @@ def test_failover_state_reported_server_is_the_active_one(api, failed):
     assert state["status"] == "ready" and state["standby"]["name"] == "server_a"
 
 
+@pytest.mark.parametrize("failed, standby", [(None, None), ("server_a", None), (A, B),
+                                              (None, "server_b")])
+def test_failover_state_volumes_already_on_the_standby_only_need_recording(api, failed,
+                                                                           standby):
+    heat_pair(api, active="server_a")
+    servers(api, a="ERROR", b="ACTIVE")
+    volume(api, VOLS[0], "in-use", B)
+    state = bs.failover_state(make_connection(), STACK[0], standby=standby, failed=failed)
+    assert state["status"] == "record_only"
+    assert state["active"]["name"] == "server_a" and state["standby"]["name"] == "server_b"
+    assert "already all on server_b" in state["message"]
+    assert "records server_a as active" in state["message"]
+
+
+@pytest.mark.parametrize("old_status", ["SHUTOFF", bs.NOT_FOUND])
+def test_an_interrupted_failover_is_taken_up_at_the_attach(api, old_status):
+    heat_pair(api, active="server_a")
+    servers(api, a=old_status, b="ACTIVE")
+    volume(api, VOLS[0], "available")
+    state = bs.failover_state(make_connection(), STACK[0])
+    assert state["status"] == "attach_only"
+    assert state["active"]["name"] == "server_a" and state["standby"]["name"] == "server_b"
+    assert "did not attach them: attach them to server_b" in state["message"]
+
+
+@pytest.mark.parametrize("a, b", [("ACTIVE", "ACTIVE"), ("SHUTOFF", "ERROR")])
+def test_available_volumes_with_an_unfenced_active_or_a_broken_standby_move_nothing(api, a, b):
+    heat_pair(api, active="server_a")
+    servers(api, a=a, b=b)
+    volume(api, VOLS[0], "available")
+    with pytest.raises(bs.FailoverError, match="not all held by one server"):
+        bs.failover_state(make_connection(), STACK[0])
+
+
+def test_failover_state_moves_back_to_the_recorded_server_only_when_asked(api):
+    heat_pair(api, active="server_a")
+    servers(api, a="ACTIVE", b="ACTIVE")
+    volume(api, VOLS[0], "in-use", B)
+    state = bs.failover_state(make_connection(), STACK[0], standby="server_a")
+    assert state["status"] == "ready" and state["standby"]["name"] == "server_a"
+    # An alarm about the server that holds the volumes is about the real active one.
+    state = bs.failover_state(make_connection(), STACK[0], failed=B)
+    assert state["status"] == "ready" and state["active"]["name"] == "server_b"
+
+
 @pytest.mark.parametrize("setup, message", [
     (lambda m: (volume(m, VOLS[0], "available"),), "not all held by one server"),
     (lambda m: (volume(m, VOLS[0], "detaching", A),), "not settled"),
@@ -174,14 +219,6 @@ def test_failover_state_needs_standby_among_many(api):
         bs.failover_state(make_connection(), STACK[0])
     with pytest.raises(bs.FailoverError, match="not a server of stack"):
         bs.failover_state(make_connection(), STACK[0], standby="nope")
-
-
-def test_record_active_patches_only_the_parameter(api):
-    href = heat_pair(api)
-    api.patch(href, status_code=202)
-    result = bs.record_active(make_connection(), STACK[0], "active", "server_b")
-    assert api.last_request.json() == {"parameters": {"active": "server_b"}}
-    assert result["previous_updated_time"] == ""
 
 
 def test_actions_are_readable(monkeypatch, api):

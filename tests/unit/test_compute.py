@@ -39,6 +39,7 @@ def test_server_statuses(nova):
         "statuses": {S1: "ACTIVE", S2: "ERROR", S3: compute.NOT_FOUND},
         "error": [S2],
         "missing": [S3],
+        "failed": [S2, S3],
     }
     assert len(nova.request_history) == 3  # duplicates asked once
     assert nova.last_request.headers["X-Auth-Token"] == TOKEN
@@ -49,6 +50,7 @@ def test_no_servers_no_calls(nova):
         "statuses": {},
         "error": [],
         "missing": [],
+        "failed": [],
     }
     assert compute.server_statuses(make_connection(), None)["statuses"] == {}
     assert nova.request_history == []

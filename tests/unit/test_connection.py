@@ -344,3 +344,123 @@ def test_openstack_action_connect_uses_the_context():
         get = stack_get(m)
         Probe().run(ctx).orchestration.get("/stacks/web")
     assert get.last_request.headers["X-Auth-Token"] == TOKEN
+
+
+class _Clock:
+    """A fake monotonic clock that sleep() moves forward."""
+
+    def __init__(self):
+        self.now, self.sleeps = 0.0, []
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def _http(status):
+    from openstack import exceptions as sdk_exceptions
+
+    return sdk_exceptions.HttpException("%d: Server Error" % status, http_status=status)
+
+
+def test_transient_errors_are_tried_again_until_the_call_succeeds():
+    from keystoneauth1 import exceptions as ks_exceptions
+
+    failures = [ks_exceptions.ConnectFailure("Connection refused"), _http(503), _http(500)]
+
+    def call():
+        if failures:
+            raise failures.pop(0)
+        return {"ok": True}
+
+    clock = _Clock()
+    assert connection.readable(call, budget=45, sleep=clock.sleep, clock=clock) == {"ok": True}
+    assert clock.sleeps == [1.0, 2.0, 4.0]
+
+
+def test_a_cloud_that_stays_away_is_a_clear_error_after_the_budget():
+    from keystoneauth1 import exceptions as ks_exceptions
+
+    calls = []
+
+    def call():
+        calls.append(1)
+        raise ks_exceptions.ConnectFailure("Unable to establish connection to heat")
+
+    clock = _Clock()
+    result = connection.readable(call, budget=20, sleep=clock.sleep, clock=clock)
+    assert result.is_error()
+    assert "did not answer for %d s (%d tries)" % (clock.now, len(calls)) in result.error
+    assert "Unable to establish connection to heat" in result.error
+    assert "run the workflow again" in result.error
+    assert sum(clock.sleeps) <= 20 and len(calls) >= 4
+
+
+def test_slow_failures_still_get_a_few_tries():
+    from keystoneauth1 import exceptions as ks_exceptions
+
+    clock = _Clock()
+    calls = []
+
+    def call():  # each call hangs 60 s (an RPC timeout behind the API), then fails
+        calls.append(1)
+        clock.now += 60
+        if len(calls) < 3:
+            raise ks_exceptions.ConnectFailure("timed out")
+        return "ok"
+
+    assert connection.readable(call, budget=45, sleep=clock.sleep, clock=clock) == "ok"
+    assert len(calls) == connection.TRANSIENT_MIN_TRIES
+
+
+@pytest.mark.parametrize("exc_status", [400, 404, 409])
+def test_a_refusal_is_not_tried_again(exc_status):
+    calls = []
+
+    def call():
+        calls.append(1)
+        raise _http(exc_status)
+
+    clock = _Clock()
+    result = connection.readable(call, budget=45, sleep=clock.sleep, clock=clock)
+    assert result.is_error() and len(calls) == 1 and clock.sleeps == []
+
+
+def test_a_refused_token_says_it_expired_and_what_to_do():
+    def call():
+        raise _http(401)
+
+    result = connection.readable(call, budget=45)
+    assert "was refused (401: expired or revoked)" in result.error
+    assert "Start the workflow again" in result.error
+
+
+def test_an_expired_token_in_the_context_fails_before_any_call():
+    context = make_context(service_catalog=v3_token(), expires_at="2020-01-01T00:00:00.000000Z")
+    with pytest.raises(connection.TokenExpired) as err:
+        connection.get_connection(context)
+    assert "expired at 2020-01-01T00:00:00+00:00" in str(err.value)
+    assert TOKEN not in str(err.value)
+
+
+def test_a_valid_token_expiry_passes():
+    connection.check_not_expired(make_context(expires_at="2999-01-01T00:00:00Z").security)
+    connection.check_not_expired(make_context(expires_at=None).security)
+    connection.check_not_expired(make_context(expires_at="not a date").security)
+
+
+def test_a_mistral_step_without_a_token_says_mistral_lost_it(monkeypatch):
+    monkeypatch.delenv("OS_CLOUD", raising=False)
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", "/nonexistent/clouds.yaml")
+    import openstack
+
+    monkeypatch.setattr(openstack, "connect", lambda **kw: (_ for _ in ()).throw(
+        RuntimeError("no cloud")))
+    context = make_context(auth_token=None, project_id=None)
+    with pytest.raises(connection.ConnectionError) as err:
+        connection.get_connection(context)
+    assert "without the caller's token: Mistral lost it" in str(err.value)
+    assert "Run the workflow again" in str(err.value)

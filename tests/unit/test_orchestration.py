@@ -365,9 +365,58 @@ class TestChanges:
             orch.mark_unhealthy(conn, "%s/%s" % NESTED, "aaaa")
 
     def test_update_existing_sends_empty_patch(self, conn, heat):
+        mock_root(heat, updated="2026-01-05T00:00:00Z")
         heat.patch("%s/stacks/%s/%s" % (HEAT, ROOT[0], ROOT[1]), status_code=202)
-        orch.update_existing(conn, "%s/%s" % ROOT)
+        result = orch.update_existing(conn, "web")
         assert heat.last_request.json() == {}
+        assert result == {"stack": "%s/%s" % ROOT, "parameters": {},
+                          "previous_updated_time": "2026-01-05T00:00:00Z"}
+
+    def test_update_existing_patches_only_the_parameters(self, conn, heat):
+        mock_root(heat)
+        heat.patch("%s/stacks/%s/%s" % (HEAT, ROOT[0], ROOT[1]), status_code=202)
+        result = orch.update_existing(conn, "%s/%s" % ROOT, {"active": "server_b"})
+        assert heat.last_request.json() == {"parameters": {"active": "server_b"}}
+        assert result["previous_updated_time"] == ""
+
+    def events(self, heat, *times):
+        heat.get("%s/stacks/%s/%s/events" % (HEAT, ROOT[0], ROOT[1]),
+                 json={"events": [{"event_time": t} for t in times]})
+
+    def test_an_update_without_events_for_the_stall_timeout_is_stalled(self, conn, heat):
+        mock_root(heat, status="UPDATE_IN_PROGRESS", updated="2026-01-05T00:00:00Z")
+        self.events(heat, "2026-01-05T00:00:10Z")
+        now = orch._parse_time("2026-01-05T00:01:10Z")
+        got = orch.stack_progress(conn, "web", "2026-01-04T00:00:00Z", 60, now=now)
+        assert got["stalled"] is True and got["quiet_s"] == 60 and got["pending"] is True
+        assert heat.last_request.qs == {"nested_depth": ["3"], "sort_keys": ["event_time"],
+                                        "sort_dir": ["desc"], "limit": ["1"]}
+        self.events(heat, "2026-01-05T00:00:20Z")
+        got = orch.stack_progress(conn, "web", "2026-01-04T00:00:00Z", 60, now=now)
+        assert got["stalled"] is False and got["quiet_s"] == 50
+
+    def test_a_young_update_is_not_stalled_and_reads_no_events(self, conn, heat):
+        mock_root(heat, status="UPDATE_IN_PROGRESS", updated="2026-01-05T00:00:00Z")
+        now = orch._parse_time("2026-01-05T00:00:30Z")
+        got = orch.stack_progress(conn, "web", "2026-01-04T00:00:00Z", 60, now=now)
+        assert got["stalled"] is False and "events" not in heat.last_request.url
+
+    @pytest.mark.parametrize("status,timeout", [("UPDATE_COMPLETE", 60), ("UPDATE_IN_PROGRESS",
+                                                                           None)])
+    def test_finished_or_unwatched_updates_are_never_stalled(self, conn, heat, status, timeout):
+        mock_root(heat, status=status, updated="2026-01-05T00:00:00Z")
+        got = orch.stack_progress(conn, "web", None, timeout, now=orch._parse_time(
+            "2026-01-06T00:00:00Z"))
+        assert got["stalled"] is False
+
+    def test_stalled_for_reads_what_heat_gives(self):
+        summary = {"in_progress": True, "updated_time": None}
+        assert orch.stalled_for(summary, None, 1000.0) == 0
+        assert orch.stalled_for(dict(summary, in_progress=False), "2026-01-05T00:00:00Z",
+                                orch._parse_time("2026-01-06T00:00:00Z")) == 0
+        assert orch._parse_time("garbage") is None
+        assert orch._parse_time("2026-01-05T00:00:00") == orch._parse_time(
+            "2026-01-05T00:00:00Z")
 
     def test_preview(self, conn, heat):
         item = {
@@ -457,6 +506,7 @@ class TestActions:
         }
 
     def test_update_refused(self, heat):
+        mock_root(heat)
         heat.patch(
             "%s/stacks/%s/%s" % (HEAT, ROOT[0], ROOT[1]),
             **heat_error(409, "Conflict", "Stack web already has an action (UPDATE) in progress."),

@@ -86,7 +86,7 @@ class TestSelect:
         assert result["remaining_failed"] == 0
 
     def test_failed_by_nova_error(self, members):
-        result = sel.select_members(members, "failed", error_server_ids=[SERVER_C])
+        result = sel.select_members(members, "failed", failed_server_ids=[SERVER_C])
         assert names(result) == ["ccc"]
 
     def test_failed_respects_count(self, members):
@@ -97,7 +97,7 @@ class TestSelect:
         assert result["remaining_failed"] == 2
 
     def test_no_failed_member_is_already_healed(self, members):
-        result = sel.select_members(members, "failed", error_server_ids=["some-other-server"])
+        result = sel.select_members(members, "failed", failed_server_ids=["some-other-server"])
         assert result["status"] == "already_healed"
         assert result["selected"] == []
         assert "No failed member" in result["message"]
@@ -200,7 +200,7 @@ class TestVerify:
                 "status": "UPDATE_COMPLETE",
             },
         )
-        assert sel.verify_replacement(members, after, ["bbb"]) == [
+        assert sel.verify_replacement(members, after, ["bbb"]) == {"replaced": [
             {
                 "name": "bbb",
                 "old_physical_id": "stack-bbb",
@@ -208,7 +208,19 @@ class TestVerify:
                 "old_server_ids": [SERVER_B],
                 "new_server_ids": ["new-b"],
             }
-        ]
+        ], "also_replaced": []}
+
+    def test_members_heat_replaced_unasked_are_reported(self, members):
+        after = self.after(
+            members,
+            bbb={"physical_id": "stack-bbb-2", "server_ids": ["new-b"]},
+            ccc={"physical_id": "stack-ccc-2", "server_ids": ["new-c"]},
+        )
+        got = sel.verify_replacement(members, after, ["bbb"])
+        assert [r["name"] for r in got["replaced"]] == ["bbb"]
+        assert got["also_replaced"] == [{
+            "name": "ccc", "old_physical_id": "stack-ccc", "new_physical_id": "stack-ccc-2",
+            "old_server_ids": [SERVER_C], "new_server_ids": ["new-c"]}]
 
     def test_same_physical_id(self, members):
         with pytest.raises(sel.SelectionError, match="bbb still has physical id stack-bbb"):

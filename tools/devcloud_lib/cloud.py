@@ -29,7 +29,8 @@ from configs import (
 
 LIB = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(LIB))
-APT_PACKAGES = ("rabbitmq-server", "mariadb-server", "mariadb-client")
+# iproute2's ss: the fault suite finds which process talks to which service.
+APT_PACKAGES = ("rabbitmq-server", "mariadb-server", "mariadb-client", "iproute2")
 
 
 class DevcloudError(Exception):
@@ -321,7 +322,8 @@ def run(argv, lay=None, what=None, env=None, quiet=True):
 
 
 def ensure_apt():
-    needed = ("/usr/sbin/mariadbd", "/usr/lib/rabbitmq/bin/rabbitmq-server", "/usr/bin/mariadb")
+    needed = ("/usr/sbin/mariadbd", "/usr/lib/rabbitmq/bin/rabbitmq-server", "/usr/bin/mariadb",
+              "/usr/bin/ss")
     if all(os.path.exists(p) for p in needed):
         return
     if os.geteuid() != 0:

@@ -1,0 +1,235 @@
+"""The cloud is not as the heal expects when it starts, or changes under it: each ends
+healed, or failed with a reason and the cloud as it was."""
+
+import configparser
+import os
+import time
+
+import openstack
+import pytest
+import yaml
+from devcloud_fixtures import MEMBER, STATE, MistralAPI
+from faultlib import FAILED_WITH_REASON, HEALED, devcloud_command
+from groups import changed, example, members, patch_and_wait, server_status, stack
+from scenarios import FAILOVER, REPLACE, BrokenGroup, Pair, wait_stack_status
+
+SLOW_UPDATE_S = 150
+
+
+def slow_group_template(min_size=1):
+    """examples/asg_of_servers.yaml plus an OS::Heat::TestResource whose update takes
+    SLOW_UPDATE_S seconds: 'someone else's update' that the heal must wait out."""
+    text, files = example("asg_of_servers.yaml", "member_server.yaml")
+    template = yaml.safe_load(text)
+    template["heat_template_version"] = str(template["heat_template_version"])
+    template["parameters"]["slow_value"] = {"type": "string", "default": "a"}
+    template["resources"]["slow"] = {"type": "OS::Heat::TestResource", "properties": {
+        "value": {"get_param": "slow_value"},
+        "action_wait_secs": {"create": 0, "update": SLOW_UPDATE_S, "delete": 0}}}
+    return yaml.safe_dump(template), files
+
+
+class SlowGroup(BrokenGroup):
+    def __init__(self, conn, admin_conn, stacks):
+        self.conn = conn
+        text, files = slow_group_template()
+        self.body = stacks.create(text, parameters={"size": 3}, files=files)
+        self.stack_id, self.name, self.min_size = self.body["id"], self.body["stack_name"], 1
+        self.before = members(conn, self.stack_id)
+        self.victim = sorted(self.before)[0]
+        self.server = self.before[self.victim]["servers"][0]
+        admin_conn.compute.reset_server_state(self.server, "error")
+
+    def start_someone_elses_update(self):
+        url = "/stacks/%s/%s" % (self.name, self.stack_id)
+        resp = self.conn.orchestration.patch(url, json={"parameters": {"slow_value": "b"}})
+        assert resp.status_code == 202, resp.text
+        wait_stack_status(self.conn, self.stack_id, ("UPDATE_IN_PROGRESS",))
+
+
+def compute_services(admin_conn):
+    return [s for s in admin_conn.compute.services() if s.binary == "nova-compute"]
+
+
+def set_computes(admin_conn, enabled):
+    for svc in compute_services(admin_conn):
+        if enabled:
+            admin_conn.compute.enable_service(svc, svc.host, svc.binary)
+        else:
+            admin_conn.compute.disable_service(svc, svc.host, svc.binary,
+                                               disabled_reason="fault suite: no room")
+
+
+@pytest.fixture
+def no_compute_room(admin_conn):
+    """Both compute hosts disabled while the test wants it; always enabled again."""
+    yield lambda enabled=False: set_computes(admin_conn, enabled)
+    set_computes(admin_conn, True)
+
+
+# --- replace_member -----------------------------------------------------------------------
+
+def test_stack_updated_by_someone_else_when_the_heal_starts(fault, conn, admin_conn, stacks):
+    group = SlowGroup(conn, admin_conn, stacks)
+    with fault("stack UPDATE_IN_PROGRESS by someone else when the heal starts", HEALED) as run:
+        run.watch(groups=[group.watched()])
+        run.inject("before the heal starts", group.start_someone_elses_update)
+        ex = run.start(REPLACE, group.inputs())
+        execution, report = run.finish(ex)
+        group.assert_healed(report)
+        assert stack(conn, group.stack_id)["parameters"]["slow_value"] == "b"
+        assert report["duration_s"] >= SLOW_UPDATE_S - 30  # it waited, it did not PATCH over
+
+
+def test_stack_already_update_failed(fault, conn, admin_conn, stacks, no_compute_room):
+    group = BrokenGroup(conn, admin_conn, stacks)
+    # An earlier scale-out failed for want of a compute host: the stack is UPDATE_FAILED
+    # with a failed fourth member.
+    no_compute_room()
+    body = stack(conn, group.stack_id)
+    resp = conn.orchestration.patch("/stacks/%s/%s" % (body["stack_name"], body["id"]),
+                                    json={"parameters": {"size": 4}})
+    assert resp.status_code == 202, resp.text
+    time.sleep(2)
+    assert wait_stack_status(conn, group.stack_id, ("UPDATE_FAILED", "UPDATE_COMPLETE")) == \
+        "UPDATE_FAILED"
+    no_compute_room(enabled=True)
+    failed = [n for n, m in members(conn, group.stack_id).items() if n not in group.before]
+    assert len(failed) == 1
+    with fault("stack already UPDATE_FAILED when the heal starts", HEALED) as run:
+        run.watch(groups=[group.watched()])
+        run.inject("before the heal starts (an earlier update failed)", lambda: None)
+        execution, report = run.finish(run.start(REPLACE, group.inputs()))
+        after = members(conn, group.stack_id)
+        assert changed(group.before, after) == [group.victim]
+        assert [r["name"] for r in report["replaced"]] == [group.victim]
+        # Heat re-created the failed member in the same update: the report says so.
+        assert [r["name"] for r in report["also_replaced"]] == failed
+        assert "Heat also replaced %s" % failed[0] in report["message"]
+        assert stack(conn, group.stack_id)["stack_status"] == "UPDATE_COMPLETE"
+
+
+def test_member_deleted_outside_heat(fault, conn, admin_conn, stacks):
+    group = BrokenGroup(conn, admin_conn, stacks, break_one=False)
+    with fault("a member's server deleted outside Heat (strategy failed)", HEALED) as run:
+        run.watch(groups=[group.watched()])
+        run.inject("before the heal starts", lambda: conn.compute.delete_server(group.server))
+        conn.compute.wait_for_delete(conn.compute.get_server(group.server), wait=60)
+        execution, report = run.finish(run.start(REPLACE, dict(
+            group.inputs(), strategy="failed", member=None)))
+        group.assert_healed(report)
+
+
+def test_the_replacement_server_goes_to_error(fault, conn, admin_conn, stacks, no_compute_room):
+    group = BrokenGroup(conn, admin_conn, stacks)
+    with fault("the replacement server goes to ERROR (Heat's update fails)",
+               FAILED_WITH_REASON) as run:
+        run.watch(groups=[group.watched()])
+        run.inject("before the heal starts (no compute host has room)", no_compute_room)
+        execution, report = run.finish(run.start(REPLACE, group.inputs()))
+        assert "ended UPDATE_FAILED" in execution["state_info"]
+        assert "members marked unhealthy: %s" % group.victim in execution["state_info"]
+        assert report["replaced"] == []
+        assert stack(conn, group.stack_id)["stack_status"] == "UPDATE_FAILED"
+        # The healthy members are untouched; the broken one is still there.
+        after = members(conn, group.stack_id)
+        assert sorted(after) == sorted(group.before)
+        assert [n for n in after if n != group.victim and changed(group.before, after)] == []
+
+
+def test_group_at_min_size(fault, conn, admin_conn, stacks):
+    group = BrokenGroup(conn, admin_conn, stacks, size=2, min_size=2)
+    with fault("group at min_size", HEALED) as run:
+        run.watch(groups=[group.watched()])
+        run.inject("before the heal starts", lambda: None)
+        execution, report = run.finish(run.start(REPLACE, group.inputs()))
+        group.assert_healed(report)
+
+
+@pytest.fixture
+def short_tokens():
+    """Keystone issues tokens valid for 60 s while the test runs; 'up' restores its
+    configuration (and restarts it) afterwards."""
+    path = os.path.join(STATE, "etc", "keystone", "keystone.conf")
+    conf = configparser.RawConfigParser()
+    conf.read(path)
+    conf.set("token", "expiration", "60")
+    with open(path, "w") as f:
+        conf.write(f)
+    devcloud_command("restart", "keystone")
+    yield 60
+    devcloud_command("up")
+
+
+def test_the_callers_token_expires_mid_run(fault, conn, admin_conn, stacks, short_tokens):
+    group = SlowGroup(conn, admin_conn, stacks)
+    short_lived = MistralAPI(openstack.connect(cloud=MEMBER))
+    with fault("the caller's token expires mid-run (60 s tokens)", FAILED_WITH_REASON) as run:
+        run.watch(groups=[group.watched()])
+        run.inject("before the heal starts (an update the heal waits for)",
+                   group.start_someone_elses_update)
+        ex = short_lived.start(REPLACE, group.inputs())
+        run.executions.append(ex)
+        execution, report = run.finish(ex)
+        assert "The token this execution runs with expired at" in execution["state_info"]
+        assert "Start the workflow again" in execution["state_info"]
+        group.assert_unchanged()
+    # Heat finishes the other update on its own; the member was never marked.
+    assert wait_stack_status(conn, group.stack_id, ("UPDATE_COMPLETE",)) == "UPDATE_COMPLETE"
+    assert server_status(conn, group.server) == "ERROR"
+
+
+# --- failover_volume ------------------------------------------------------------------------
+
+def test_the_standby_is_in_error_too(fault, conn, admin_conn, stacks):
+    pair = Pair(conn, stacks)
+    with fault("the standby in ERROR too", FAILED_WITH_REASON) as run:
+        run.watch(volumes=pair.volume_ids)
+        run.inject("before the failover starts",
+                   lambda: admin_conn.compute.reset_server_state(pair.b, "error"))
+        execution, report = run.finish(run.start(FAILOVER, pair.inputs()))
+        assert "Standby server_b (%s) is ERROR, not ACTIVE" % pair.b in execution["state_info"]
+        pair.assert_not_moved(report)
+        assert server_status(conn, pair.a) == "ACTIVE"
+
+
+def test_a_volume_stuck_detaching(fault, conn, admin_conn, stacks):
+    pair = Pair(conn, stacks)
+    volume = pair.volume_ids[0]
+
+    def reset(status):
+        resp = admin_conn.block_storage.post("/volumes/%s/action" % volume,
+                                             json={"os-reset_status": {"status": status}})
+        assert resp.status_code == 202, resp.text
+
+    with fault("a volume stuck 'detaching'", FAILED_WITH_REASON) as run:
+        run.watch(volumes=pair.volume_ids)
+        run.inject("before the failover starts", lambda: reset("detaching"))
+        execution, report = run.finish(run.start(FAILOVER, pair.inputs()))
+        assert "are not settled (detaching): not moving anything" in execution["state_info"]
+        reset("in-use")
+        pair.assert_not_moved()
+        assert server_status(conn, pair.a) == "ACTIVE"
+
+
+def test_the_volume_is_already_on_the_standby(fault, conn, stacks):
+    pair = Pair(conn, stacks)
+    from groups import attach_and_wait, wait_volume
+
+    def move_by_hand():
+        for volume in pair.volume_ids:
+            conn.compute.delete("/servers/%s/os-volume_attachments/%s" % (pair.a, volume))
+            wait_volume(conn, volume, "available")
+        attach_and_wait(conn, pair.b, pair.volume_ids)
+
+    with fault("the volume already on the standby (not recorded)", HEALED) as run:
+        run.watch(volumes=pair.volume_ids)
+        run.inject("before the failover starts", move_by_hand)
+        execution, report = run.finish(run.start(FAILOVER, pair.inputs()))
+        assert report["status"] == "recorded"
+        pair.assert_failed_over(report)
+        assert "already all on server_b" in report["message"]
+        assert server_status(conn, pair.a) == "ACTIVE"  # nothing fenced: nothing moved
+    # The record is true: a no-change update moves nothing.
+    patch_and_wait(conn, stack(conn, pair.stack_id), {})
+    assert pair.where() == {v: ("in-use", [pair.b]) for v in pair.volume_ids}

@@ -1,0 +1,206 @@
+"""Services that fail while a heal or a failover runs: each ends healed, or failed with a
+reason that says what was done, and the cloud consistent.
+
+Each fault is injected once a named task of the execution has started (read from
+Mistral's API). Services are always running again after the test (conftest).
+"""
+
+import signal
+import time
+
+import pytest
+from faultlib import (
+    FAILED_WITH_REASON,
+    HEALED,
+    devcloud_command,
+    pids_waiting_on,
+    service_of_pid,
+    signal_service,
+    wait_for,
+)
+from groups import COMPUTE_SERVICES, server_host, wait_compute_service
+from scenarios import FAILOVER, REPLACE, BrokenGroup, Pair
+
+HEAT_API_PORT = 8004
+MISTRAL_SERVICES = ("mistral", "mistral-api", "mistral-engine", "mistral-engine-2",
+                    "mistral-executor", "mistral-executor-2", "mistral-notifier",
+                    "mistral-periodic")
+
+
+def heal(fault, name, group, task, inject, expect=HEALED, **inputs):
+    """Start replace_member for the broken member, inject ``inject`` once ``task``
+    started, and return the report (the outcome is asserted by the harness)."""
+    with fault(name, expect) as run:
+        run.watch(groups=[group.watched()])
+        ex = run.start(REPLACE, group.inputs(**inputs))
+        run.wait_task(ex, task)
+        run.inject("after task %s started" % task, inject)
+        execution, report = run.finish(ex)
+        if expect == HEALED:
+            group.assert_healed(report)
+        return execution, report
+
+
+def fail_over(fault, name, pair, task, inject, expect=HEALED, **inputs):
+    with fault(name, expect) as run:
+        run.watch(volumes=pair.volume_ids)
+        run.stacks(pair.stack_id)
+        ex = run.start(FAILOVER, pair.inputs(**inputs))
+        run.wait_task(ex, task)
+        run.inject("after task %s started" % task, inject)
+        execution, report = run.finish(ex)
+        if expect == HEALED:
+            pair.assert_failed_over(report)
+        return execution, report
+
+
+def restart(service):
+    return lambda: devcloud_command("restart", service)
+
+
+def down_for(service, seconds):
+    def fault():
+        devcloud_command("stop", service)
+        time.sleep(seconds)
+        devcloud_command("start", service)
+    return fault
+
+
+# --- replace_member ----------------------------------------------------------------------
+
+def test_heat_engine_restarted_during_the_update(fault, conn, admin_conn, stacks):
+    group = BrokenGroup(conn, admin_conn, stacks)
+    execution, report = heal(fault, "heat-engine restarted during the stack update", group,
+                             "wait", restart("heat-engine"))
+    assert execution["state"] == "SUCCESS"
+
+
+def test_heat_api_down_for_30_s_while_polling(fault, conn, admin_conn, stacks):
+    group = BrokenGroup(conn, admin_conn, stacks)
+    heal(fault, "heat-api down 30 s while the update is polled", group, "wait",
+         down_for("heat-api", 30))
+
+
+def test_keystone_restarted_while_polling(fault, conn, admin_conn, stacks):
+    group = BrokenGroup(conn, admin_conn, stacks)
+    heal(fault, "Keystone restarted (tokens cannot be validated for a while)", group, "wait",
+         restart("keystone"))
+
+
+def test_rabbitmq_restarted_during_the_heal(fault, conn, admin_conn, stacks):
+    group = BrokenGroup(conn, admin_conn, stacks)
+    heal(fault, "RabbitMQ restarted during the heal", group, "wait", restart("rabbitmq"))
+
+
+def test_one_mistral_engine_killed_mid_execution(fault, conn, admin_conn, stacks,
+                                                 scaled_mistral):
+    group = BrokenGroup(conn, admin_conn, stacks)
+    heal(fault, "one Mistral engine killed (SIGKILL) mid-execution", group, "mark",
+         lambda: devcloud_command("kill", "mistral-engine"))
+    devcloud_command("start", "mistral-engine")
+
+
+def test_the_executor_running_a_pack_action_killed(fault, conn, admin_conn, stacks,
+                                                   scaled_mistral):
+    """heat-api is frozen (SIGSTOP) so that the next ha.stack_status call hangs in its
+    executor; that executor, found by its open connection to heat-api, is killed."""
+    group = BrokenGroup(conn, admin_conn, stacks)
+    killed = []
+
+    def kill_the_busy_executor():
+        signal_service("heat-api", signal.SIGSTOP)
+        try:
+            def busy_executor():
+                names = {service_of_pid(p) for p in pids_waiting_on(HEAT_API_PORT)}
+                return sorted(n for n in names if n and n.startswith("mistral-executor"))
+            killed[:] = wait_for("an executor calling heat-api", busy_executor, timeout=30)[:1]
+            devcloud_command("kill", killed[0])
+        finally:
+            signal_service("heat-api", signal.SIGCONT)
+
+    heal(fault, "the Mistral executor running a pack action killed (SIGKILL)", group, "wait",
+         kill_the_busy_executor)
+    devcloud_command("start", killed[0])
+
+
+def test_all_of_mistral_restarted_in_the_first_second(fault, conn, admin_conn, stacks,
+                                                      mistral_api):
+    """DEVELOPERS.md's bad day: it used to leave the execution RUNNING for ever, and the
+    concurrency guard then skipped every later heal of that stack."""
+    group = BrokenGroup(conn, admin_conn, stacks)
+
+    def restart_mistral():
+        for name in MISTRAL_SERVICES:
+            devcloud_command("stop", name, check=False)
+        devcloud_command("up")
+
+    heal(fault, "all of Mistral restarted in the heal's first second", group, "check_request",
+         restart_mistral)
+    # The next heal of the stack runs: nothing failed is left, nothing skipped.
+    ex = mistral_api.start(REPLACE, dict(group.inputs(), strategy="failed", member=None))
+    execution, output = mistral_api.wait(ex)
+    assert output["report"]["status"] == "already_healed", output
+
+
+# --- failover_volume ----------------------------------------------------------------------
+
+def test_cinder_volume_restarted_during_detach(fault, conn, stacks):
+    pair = Pair(conn, stacks)
+    fail_over(fault, "cinder-volume restarted during the detach", pair, "detach",
+              restart("cinder-volume"))
+
+
+def test_cinder_volume_restarted_during_attach(fault, conn, stacks):
+    pair = Pair(conn, stacks)
+    fail_over(fault, "cinder-volume restarted during the attach", pair, "attach",
+              restart("cinder-volume"))
+
+
+def test_heat_engine_restarted_while_recording_the_new_active(fault, conn, stacks):
+    pair = Pair(conn, stacks)
+    fail_over(fault, "heat-engine restarted while the new active is recorded", pair, "wait",
+              restart("heat-engine"))
+
+
+def test_nova_api_down_while_fencing(fault, conn, stacks):
+    pair = Pair(conn, stacks)
+    fail_over(fault, "nova-api down 20 s while the fence is confirmed", pair, "wait_shutoff",
+              down_for("nova-api", 20))
+
+
+def test_one_mistral_engine_killed_during_failover(fault, conn, stacks, scaled_mistral):
+    pair = Pair(conn, stacks)
+    fail_over(fault, "one Mistral engine killed (SIGKILL) during a failover", pair,
+              "wait_detached", lambda: devcloud_command("kill", "mistral-engine-2"))
+    devcloud_command("start", "mistral-engine-2")
+
+
+@pytest.mark.parametrize("policy", ["fail", "delete_server"])
+def test_the_active_hosts_nova_compute_stopped_during_failover(fault, conn, admin_conn, stacks,
+                                                               policy):
+    """nova-compute is frozen the moment the failover starts (so Nova's stop can never be
+    carried out), then stopped for good; Nova sees the host down after service_down_time."""
+    pair = Pair(conn, stacks)
+    host = server_host(admin_conn, pair.a)
+    service = COMPUTE_SERVICES[host]
+
+    def lose_the_host():
+        signal_service(service, signal.SIGSTOP)
+        devcloud_command("stop", service)
+
+    expect = FAILED_WITH_REASON if policy == "fail" else HEALED
+    try:
+        execution, report = fail_over(
+            fault, "nova-compute of the active's host stopped during failover "
+            "(dead_host_policy %s)" % policy, pair, "inspect", lose_the_host, expect=expect,
+            dead_host_policy=policy, fence_timeout=40)
+        if policy == "fail":
+            assert "Fencing failed: could not stop the old active server_a" in report["error"]
+            assert "dead_host_policy=delete_server" in report["error"]
+            pair.assert_not_moved(report)
+        else:
+            assert report["fencing"]["method"] == "delete_server"
+            assert conn.compute.find_server(pair.a) is None
+    finally:
+        devcloud_command("start", service)
+        wait_compute_service(admin_conn, host, "up")
