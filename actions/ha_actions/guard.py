@@ -102,8 +102,8 @@ def concurrent_runs(me, running, stack_refs, stale_after=DEFAULT_STALE_AFTER, no
             older.append(run["id"])
     message = ""
     if older:
-        message = ("Skipped, nothing changed: execution(s) %s of %s already run(s) for this "
-                   "stack. See its report." % (", ".join(older), me["name"]))
+        message = ("Skipped, nothing changed: the older execution(s) %s of %s already work "
+                   "on this stack. See its report." % (", ".join(older), me["name"]))
     if stale:
         message = (message + " " if message else "") + (
             "Execution(s) %s made no progress for over %d s (stale_after): Mistral lost "

@@ -11,8 +11,9 @@ import sys
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "functional"))
+TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(TESTS, "functional"))
+sys.path.insert(0, os.path.join(TESTS, "unit"))  # fuzz_strategies
 
 from devcloud_fixtures import *  # noqa: E402,F401,F403
 from devcloud_fixtures import MistralAPI  # noqa: E402

@@ -213,6 +213,26 @@ class FaultRun:
         self.seconds = time.time() - self.t0
         return execution, report
 
+    def finish_or_take_over(self, execution_id, start_again, stale_after=30, first_wait=90):
+        """Wait for the execution; if Mistral lost it (still RUNNING without progress: an
+        engine died with the message that was to start its next task), start the same
+        operation again as a re-fired alarm or the operator would, with a short
+        stale_after: that run ends the lost one and does the work. Returns (execution,
+        report) of the run that finished the work."""
+        try:
+            return self.finish(execution_id, timeout=first_wait)
+        except AssertionError:
+            pass
+        time.sleep(stale_after + 2)
+        again = self.start(*start_again(stale_after))
+        execution, report = self.finish(again)
+        lost = self.api.execution(execution_id)
+        assert lost["state"] == "ERROR", lost["state"]
+        assert "Mistral lost this execution" in (lost.get("state_info") or "")
+        assert [s["id"] for s in report.get("stale_executions") or []] == [execution_id]
+        self.injected += "; lost by Mistral, taken over by a second run"
+        return execution, report
+
     def note(self, outcome):
         """Set the row's outcome by hand (storms: a summary of many executions)."""
         self.outcome = outcome

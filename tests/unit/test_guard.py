@@ -21,7 +21,8 @@ ME = run("m", "2026-12-03 08:59:30")
 def test_an_older_run_for_the_same_stack_blocks():
     got = guard.concurrent_runs(ME, [ME, run("a", "2026-12-03 08:59:00")], REFS, now=NOW)
     assert got["older"] == ["a"] and got["stale"] == []
-    assert "Skipped, nothing changed: execution(s) a of ha.v1.replace_member" in got["message"]
+    assert ("Skipped, nothing changed: the older execution(s) a of ha.v1.replace_member"
+            in got["message"])
 
 
 @pytest.mark.parametrize("other", [

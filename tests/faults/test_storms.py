@@ -1,0 +1,144 @@
+"""Storms and concurrency: many requests for one failure replace one member; many stacks
+at once are all healed, none in the way of another."""
+
+import concurrent.futures
+import time
+
+import requests
+from faultlib import HEALED
+from groups import changed, example, members
+from scenarios import FAILOVER, ON_ALARM, REPLACE, BrokenGroup, Pair
+
+QUIET = ("skipped", "already_healed")
+
+
+def alarm_url(conn, body):
+    url = "/stacks/%s/%s/resources/heal" % (body["stack_name"], body["id"])
+    resp = conn.orchestration.get(url, params={"with_attr": "alarm_url"})
+    assert resp.status_code == 200, resp.text
+    return resp.json()["resource"]["attributes"]["alarm_url"]
+
+
+def aodh_body(alarm_id, server_id):
+    """What aodh-notifier POSTs for the example's event alarm (aodh/notifier/__init__.py)."""
+    return {
+        "alarm_id": alarm_id, "alarm_name": "server_error_alarm", "severity": "low",
+        "previous": "ok", "current": "alarm", "reason": "Event hits the query",
+        "reason_data": {"type": "event", "event": {
+            "message_id": "m-1", "event_type": "compute.instance.update",
+            "generated": "2026-12-03T00:00:00", "raw": {},
+            "traits": [["instance_id", 1, server_id], ["state", 1, "error"],
+                       ["old_state", 1, "active"]]}},
+    }
+
+
+def wait_executions(api, since, workflow, count, timeout=300):
+    deadline = time.time() + timeout
+    while True:
+        found = [e for e in api.get("/executions", created_at="gte:%s" % since,
+                                    limit=1000)["executions"]
+                 if e["workflow_name"] == workflow and not e.get("task_execution_id")]
+        if len(found) >= count or time.time() > deadline:
+            return found
+        time.sleep(2)
+
+
+def reports(api, execution_ids, timeout=900):
+    return {ex_id: api.wait(ex_id, timeout=timeout) for ex_id in execution_ids}
+
+
+def statuses(results):
+    return sorted((out or {}).get("report", {}).get("status", ex["state"])
+                  for ex, out in results.values())
+
+
+def test_fifty_alarm_posts_for_one_failed_server(fault, conn, admin_conn, stacks,
+                                                 mistral_api):
+    text, files = example("asg_with_alarm.yaml", "member_server.yaml")
+    group = BrokenGroup.__new__(BrokenGroup)
+    group.conn, group.min_size = conn, 1
+    group.body = stacks.create(text, parameters={"size": 3}, files=files)
+    group.stack_id, group.name = group.body["id"], group.body["stack_name"]
+    group.before = members(conn, group.stack_id)
+    group.victim = sorted(group.before)[0]
+    group.server = group.before[group.victim]["servers"][0]
+    url = alarm_url(conn, group.body)
+    alarm_id = [r for r in conn.orchestration.get(
+        "/stacks/%s/%s/resources" % (group.name, group.stack_id)).json()["resources"]
+        if r["resource_name"] == "server_error_alarm"][0]["physical_resource_id"]
+    with fault("50 alarm POSTs to the stack's alarm_url in 10 s for one failed server",
+               HEALED) as run:
+        run.watch(groups=[group.watched()])
+        admin_conn.compute.reset_server_state(group.server, "error")  # Aodh fires too
+        body = aodh_body(alarm_id, group.server)
+
+        def post(i):
+            time.sleep(i * 0.2)
+            return requests.post(url, json=body, timeout=60).status_code
+
+        run.inject("50 POSTs over 10 s, right after the server went to ERROR", lambda: None)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=12) as pool:
+            codes = list(pool.map(post, range(50)))
+        assert codes.count(200) == 50, codes
+        found = wait_executions(mistral_api, run.since, ON_ALARM, 50)
+        assert len(found) >= 50, len(found)
+        results = reports(mistral_api, [e["id"] for e in found])
+        got = statuses(results)
+        assert got.count("replaced") == 1, got
+        assert set(got) <= {"replaced", *QUIET}, got
+        assert changed(group.before, members(conn, group.stack_id)) == [group.victim]
+        run.note(HEALED)
+        run.injected += "; %d executions: 1 replaced, %d skipped, %d already_healed" % (
+            len(got), got.count("skipped"), got.count("already_healed"))
+
+
+def test_ten_executions_for_one_stack_at_once(fault, conn, admin_conn, stacks, mistral_api):
+    group = BrokenGroup(conn, admin_conn, stacks)
+    with fault("10 executions for one stack at once", HEALED) as run:
+        run.watch(groups=[group.watched()])
+        run.inject("10 starts at once", lambda: None)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=10) as pool:
+            ids = list(pool.map(lambda _: run.start(REPLACE, group.inputs()), range(10)))
+        results = reports(mistral_api, ids)
+        got = statuses(results)
+        assert got.count("replaced") == 1 and set(got) <= {"replaced", *QUIET}, got
+        winner = [out["report"] for ex, out in results.values()
+                  if out["report"]["status"] == "replaced"][0]
+        group.assert_healed(winner)
+        run.note(HEALED)
+        run.injected += "; 1 replaced, %d skipped, %d already_healed" % (
+            got.count("skipped"), got.count("already_healed"))
+
+
+def test_five_stacks_healed_at_the_same_time(fault, conn, admin_conn, stacks, mistral_api):
+    groups = [BrokenGroup(conn, admin_conn, stacks, size=2) for _ in range(5)]
+    with fault("5 different stacks healed at the same time", HEALED) as run:
+        run.watch(groups=[g.watched() for g in groups])
+        run.inject("5 starts at once", lambda: None)
+        ids = [run.start(REPLACE, g.inputs()) for g in groups]
+        results = reports(mistral_api, ids)
+        for group, ex_id in zip(groups, ids):
+            execution, output = results[ex_id]
+            assert execution["state"] == "SUCCESS", execution.get("state_info")
+            group.assert_healed(output["report"])
+        run.note(HEALED)
+
+
+def test_ten_failovers_of_one_pair_at_once(fault, conn, stacks, mistral_api):
+    pair = Pair(conn, stacks)
+    with fault("10 failovers of one pair at once", HEALED) as run:
+        run.watch(volumes=pair.volume_ids)
+        run.stacks(pair.stack_id)
+        run.inject("10 starts at once", lambda: None)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=10) as pool:
+            ids = list(pool.map(lambda _: run.start(FAILOVER, pair.inputs()), range(10)))
+        results = reports(mistral_api, ids)
+        got = statuses(results)
+        assert got.count("failed_over") == 1, got
+        assert set(got) <= {"failed_over", "skipped", "already_active"}, got
+        winner = [out["report"] for ex, out in results.values()
+                  if out["report"]["status"] == "failed_over"][0]
+        pair.assert_failed_over(winner)
+        run.note(HEALED)
+        run.injected += "; 1 failed over, %d skipped, %d already_active" % (
+            got.count("skipped"), got.count("already_active"))
