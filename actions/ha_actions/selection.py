@@ -164,14 +164,20 @@ def _replacement(was, now):
     }
 
 
+def _changed(was, now):
+    return (was.get("physical_id") != now.get("physical_id")
+            or set(was.get("server_ids") or ()) != set(now.get("server_ids") or ()))
+
+
 def verify_replacement(before, after, names):
     """Check that Heat replaced each named member and kept the group's size.
 
     ``before``/``after``: member lists around one update. Returns ``{"replaced": [...],
     "also_replaced": [...]}``, each ``{name, old_physical_id, new_physical_id,
     old_server_ids, new_server_ids}``: ``also_replaced`` are members not asked for
-    whose physical id changed too (Heat replaces what is already *_FAILED in the same
-    update), so the report says everything that changed. Raises SelectionError saying
+    whose physical id or servers changed too (Heat replaces what is already *_FAILED in
+    the same update, inside a nested member too), so the report says everything that
+    changed. Raises SelectionError saying
     every problem found.
     """
     old = {m["name"]: m for m in before}
@@ -205,8 +211,8 @@ def verify_replacement(before, after, names):
         )
     if problems:
         raise SelectionError("Replacement not verified: " + "; ".join(problems) + ".")
-    also = [_replacement(old[n], new[n]) for n in sorted(old) if n in new and n not in names
-            and old[n].get("physical_id") != new[n].get("physical_id")]
+    also = [_replacement(old[n], new[n]) for n in sorted(old)
+            if n in new and n not in names and _changed(old[n], new[n])]
     return {"replaced": replaced, "also_replaced": also}
 
 

@@ -343,11 +343,12 @@ def format_table(rows):
     lines = [[r["fault"], r["injected"], r["expected"], r["outcome"],
               "-" if r["seconds"] is None else "%.0f" % r["seconds"], r["invariants"]]
              for r in rows]
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *lines)] if lines else []
-    widths = [min(w, 60) for w in widths]
+    limits = (80, 120, 20, 20, 5, 400)  # what broke (the last column) is kept nearly whole
+    widths = [min(max(len(str(x)) for x in col), limit)
+              for col, limit in zip(zip(header, *lines), limits)]
 
     def fmt(row):
-        return "  ".join(str(x)[:60].ljust(w) for x, w in zip(row, widths)).rstrip()
+        return "  ".join(str(x)[:w].ljust(w) for x, w in zip(row, widths)).rstrip()
 
     out = [fmt(header), fmt(["-" * w for w in widths])] + [fmt(r) for r in lines]
     bad = [r for r in rows if not r["ok"]]

@@ -32,7 +32,7 @@ class BrokenGroup:
     def inputs(self, **extra):
         """replace_member's input as an alarm would send it: the failed server's uuid."""
         return dict({"stack": self.name, "strategy": "specific", "member": self.server},
-                    **FAST, **extra)
+                    **dict(FAST, **extra))
 
     def watched(self):
         """(stack, group, min_size, min_healthy) for the watcher: no healthy member lost."""
@@ -63,7 +63,7 @@ class Pair:
         self.a, self.b = self.servers["server_a"], self.servers["server_b"]
 
     def inputs(self, **extra):
-        return dict({"stack": self.name, "fence_timeout": 30}, **FAST, **extra)
+        return dict({"stack": self.name, "fence_timeout": 30}, **dict(FAST, **extra))
 
     def where(self):
         return {vid: volume_servers(self.conn, vid) for vid in self.volume_ids}

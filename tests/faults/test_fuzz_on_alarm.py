@@ -12,19 +12,24 @@ from faultlib import FAILED_WITH_REASON
 from hypothesis import HealthCheck, Phase, given, settings
 from scenarios import ON_ALARM, BrokenGroup
 
-from fuzz_strategies import BODIES
+from fuzz_strategies import BODIES, NEAR_BODIES
 
 SAMPLE = 16
 QUIET = ("ignored", "already_healed")
 
 
 def sample_bodies(count=SAMPLE):
-    """``count`` distinct JSON bodies drawn from BODIES, the same ones on every run."""
+    """``count`` distinct JSON bodies, half of them anything (BODIES), half Aodh-like
+    with a fuzzed reason_data (NEAR_BODIES): the same ones on every run."""
+    return _sample(BODIES, count // 2) + _sample(NEAR_BODIES, count - count // 2)
+
+
+def _sample(strategy, count):
     found = {}
 
     @settings(max_examples=count * 4, database=None, derandomize=True,
               phases=[Phase.generate], suppress_health_check=list(HealthCheck), deadline=None)
-    @given(BODIES)
+    @given(strategy)
     def collect(body):
         if len(found) < count:
             found.setdefault(json.dumps(body, sort_keys=True), body)
@@ -66,3 +71,4 @@ def test_fuzzed_aodh_bodies_to_the_real_on_alarm(fault, conn, admin_conn, stacks
         group.assert_unchanged()
         run.note(FAILED_WITH_REASON)  # each refused with a reason or ignored
         run.injected += "; %d clear errors, %d ignored or already_healed" % (errors, quiet)
+        assert quiet, "the sample should reach the decision too: %s" % bodies

@@ -23,3 +23,10 @@ REASON_DATA = st.fixed_dictionaries({"type": st.sampled_from(
 BODIES = st.fixed_dictionaries({}, optional={
     "alarm_id": UUIDS | SCALARS, "alarm_name": SCALARS, "severity": SCALARS,
     "previous": STATES, "current": STATES, "reason": SCALARS, "reason_data": REASON_DATA})
+# Bodies that look like Aodh's (every top-level key right, a real state) with a fuzzed
+# reason_data: they get past the first checks and exercise the decision itself.
+REAL_STATES = st.sampled_from(["ok", "alarm", "insufficient data"])
+NEAR_BODIES = st.fixed_dictionaries({
+    "alarm_id": UUIDS, "alarm_name": st.text(min_size=1, max_size=12),
+    "severity": st.sampled_from(["low", "moderate", "critical"]), "previous": REAL_STATES,
+    "current": REAL_STATES, "reason": st.text(max_size=20), "reason_data": REASON_DATA})

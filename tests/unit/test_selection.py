@@ -222,6 +222,16 @@ class TestVerify:
             "name": "ccc", "old_physical_id": "stack-ccc", "new_physical_id": "stack-ccc-2",
             "old_server_ids": [SERVER_C], "new_server_ids": ["new-c"]}]
 
+    def test_a_failed_member_whose_server_heat_rebuilt_inside_is_reported(self, members):
+        after = self.after(
+            members,
+            bbb={"physical_id": "stack-bbb-2", "server_ids": ["new-b"]},
+            ccc={"server_ids": ["new-c"]},
+        )
+        got = sel.verify_replacement(members, after, ["bbb"])
+        assert [(r["name"], r["old_physical_id"], r["new_physical_id"], r["new_server_ids"])
+                for r in got["also_replaced"]] == [("ccc", "stack-ccc", "stack-ccc", ["new-c"])]
+
     def test_same_physical_id(self, members):
         with pytest.raises(sel.SelectionError, match="bbb still has physical id stack-bbb"):
             sel.verify_replacement(members, members, ["bbb"])
