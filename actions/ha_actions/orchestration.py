@@ -306,9 +306,13 @@ def stack_progress(conn, stack, previous_updated_time=None, stall_timeout=None, 
     ``stall_timeout`` seconds (no event in the stack or its nested stacks). A convergence
     stack stays *_IN_PROGRESS for ever when the heat-engine working on it died; a new
     PATCH resumes it. Events are read only once the update is older than the timeout.
+    ``superseded``: the update failed because Heat cancelled it for a newer one (a resume
+    PATCH that came while the old traversal was still alive, only slow).
     """
     summary = stack_summary(get_stack(conn, stack), previous_updated_time)
     summary["stalled"] = False
+    summary["superseded"] = (summary["status"].endswith("_FAILED")
+                             and "cancelled" in (summary["status_reason"] or "").lower())
     if stall_timeout and summary["in_progress"]:
         now = time.time() if now is None else now
         started = _parse_time(summary["updated_time"]) or now

@@ -10,6 +10,8 @@ from openstack import exceptions as sdk_exceptions
 from ha_actions import guard
 from ha_actions.connection import OpenStackAction, readable
 
+TERMINAL = ("SUCCESS", "ERROR", "CANCELLED")
+
 
 def _get(conn, url, **params):
     resp = conn.workflow.get(url, params=params or None)
@@ -29,14 +31,24 @@ def last_progress(conn, execution_id):
     return max(times, key=guard.parse_created_at)
 
 
-def end_lost_execution(conn, execution_id, by, quiet_s):
-    """Set a lost execution to ERROR, saying why and which execution took over."""
-    info = ("Ended by %s after no progress for %d s: Mistral lost this execution (an engine "
-            "died under it); %s goes on in its place. Check what this one changed in its "
-            "task list." % (by, quiet_s, by))
+def _set_error(conn, execution_id, info):
     resp = conn.workflow.put("/executions/%s" % execution_id,
                              json={"state": "ERROR", "state_info": info})
     sdk_exceptions.raise_from_response(resp)
+
+
+def end_lost_execution(conn, execution_id, by, quiet_s):
+    """Set a lost execution to ERROR, saying why and which execution took over; its
+    sub-workflows that still run (Mistral does not end them with it) first."""
+    subs = _get(conn, "/executions", root_execution_id=execution_id, limit=1000)["executions"]
+    for sub in sorted(subs, key=lambda e: e["created_at"], reverse=True):
+        if sub.get("state") not in TERMINAL:
+            _set_error(conn, sub["id"], "Ended with %s, which Mistral lost (see its state "
+                       "info)." % execution_id)
+    _set_error(conn, execution_id, (
+        "Ended by %s after no progress for %d s: Mistral lost this execution (an engine "
+        "died under it); %s goes on in its place. Check what this one changed in its "
+        "task list." % (by, quiet_s, by)))
 
 
 def concurrent_runs(connect, me, running, stack_refs, stale_after=guard.DEFAULT_STALE_AFTER):

@@ -8,8 +8,9 @@ from groups import changed, create_pair, example, members, server_status, volume
 REPLACE = "ha.v1.replace_member"
 FAILOVER = "ha.v1.failover_volume"
 ON_ALARM = "ha.v1.on_alarm"
-# Fast polls and a short stall timeout: fake-driver servers build in a second or two.
-FAST = {"poll_delay": 1, "timeout": 300, "stall_timeout": 20}
+# Fast polls and a short stall timeout (above the pause a RabbitMQ restart puts in
+# Heat's events): fake-driver servers build in a second or two.
+FAST = {"poll_delay": 1, "timeout": 300, "stall_timeout": 40}
 
 
 class BrokenGroup:
@@ -43,10 +44,12 @@ class BrokenGroup:
         after = members(self.conn, self.stack_id)
         assert changed(self.before, after) == sorted([self.victim, *also]), (self.before, after)
         assert len(after) == len(self.before)
+        assert server_status(self.conn, after[self.victim]["servers"][0]) == "ACTIVE"
+        if report.get("status") == "already_healed":  # a second run after a lost one
+            return after
         assert [r["name"] for r in report["replaced"]] == [self.victim]
         assert report["replaced"][0]["old_server_ids"] == [self.server]
         assert report["replaced"][0]["new_server_ids"] == after[self.victim]["servers"]
-        assert server_status(self.conn, after[self.victim]["servers"][0]) == "ACTIVE"
         return after
 
     def assert_unchanged(self):
@@ -76,6 +79,8 @@ class Pair:
         """Every volume on server_b only, the stack records it, the report says so."""
         assert self.where() == {v: ("in-use", [self.b]) for v in self.volume_ids}
         assert self.recorded_active() == "server_b"
+        if report.get("status") == "already_active":  # a second run after a lost one
+            return
         assert report["new_active"] == {"name": "server_b", "id": self.b}
         assert report["volumes"] == {v: [self.b] for v in self.volume_ids}
 

@@ -401,6 +401,19 @@ class TestChanges:
         got = orch.stack_progress(conn, "web", "2026-01-04T00:00:00Z", 60, now=now)
         assert got["stalled"] is False and "events" not in heat.last_request.url
 
+    @pytest.mark.parametrize("status,reason,superseded", [
+        ("UPDATE_FAILED", "Resource UPDATE failed: resources.group: Resource UPDATE failed: "
+         "resources.m1: Stack UPDATE cancelled", True),
+        ("UPDATE_FAILED", "Resource CREATE failed: ResourceInError: went to ERROR", False),
+        ("UPDATE_COMPLETE", "Stack UPDATE completed successfully", False)])
+    def test_an_update_heat_cancelled_for_a_newer_one_is_superseded(self, conn, heat, status,
+                                                                   reason, superseded):
+        heat.get("%s/stacks/web" % HEAT, json={"stack": dict(stack_body(
+            status=status, updated="2026-01-05T00:00:00Z")["stack"],
+            stack_status_reason=reason)})
+        got = orch.stack_progress(conn, "web", "2026-01-04T00:00:00Z", 60)
+        assert got["superseded"] is superseded and got["stalled"] is False
+
     @pytest.mark.parametrize("status,timeout", [("UPDATE_COMPLETE", 60), ("UPDATE_IN_PROGRESS",
                                                                            None)])
     def test_finished_or_unwatched_updates_are_never_stalled(self, conn, heat, status, timeout):

@@ -29,13 +29,16 @@ def mistral():
         mocker.get("%s/executions/lost" % MISTRAL, json={"id": "lost",
                                                        "created_at": "2026-12-03 08:30:00"})
         mocker.get("%s/executions" % MISTRAL, json={"executions": [
-            {"id": "sub", "created_at": "2026-12-03 08:31:00"}]})
+            {"id": "sub", "created_at": "2026-12-03 08:31:00", "state": "RUNNING"},
+            {"id": "done", "created_at": "2026-12-03 08:30:30", "state": "SUCCESS"}]})
+        mocker.get("%s/executions/done/tasks" % MISTRAL, json={"tasks": []})
         mocker.get("%s/executions/lost/tasks" % MISTRAL, json={"tasks": [
             {"created_at": "2026-12-03 08:30:01", "updated_at": "2026-12-03 08:30:05"}]})
         mocker.get("%s/executions/sub/tasks" % MISTRAL, json={"tasks": [
             {"created_at": "2026-12-03 08:31:00", "updated_at": "2026-12-03 08:32:10"},
             {"created_at": "2026-12-03 08:32:11", "updated_at": None}]})
         mocker.put("%s/executions/lost" % MISTRAL, json={})
+        mocker.put("%s/executions/sub" % MISTRAL, json={})
         yield mocker
 
 
@@ -52,9 +55,13 @@ def test_a_lost_run_is_ended_saying_who_took_over(mistral, monkeypatch):
     monkeypatch.setattr(guard, "_now", lambda _: now)
     got = wf.concurrent_runs(make_connection, ME, [LOST], ["pair"], stale_after=600)
     assert got["older"] == [] and got["stale"][0]["id"] == "lost"
-    put = mistral.request_history[-1]
-    assert put.method == "PUT" and put.json()["state"] == "ERROR"
-    assert "Ended by me after no progress for 1669 s" in put.json()["state_info"]
+    puts = [(r.path.rsplit("/", 1)[-1], r.json()) for r in mistral.request_history
+            if r.method == "PUT"]
+    # The sub-workflow that still ran first (Mistral leaves it RUNNING), then the run.
+    assert [(ex_id, body["state"]) for ex_id, body in puts] == [("sub", "ERROR"),
+                                                                 ("lost", "ERROR")]
+    assert "Ended with lost, which Mistral lost" in puts[0][1]["state_info"]
+    assert "Ended by me after no progress for 1669 s" in puts[1][1]["state_info"]
 
 
 def test_no_old_rival_means_no_call_and_no_connection():

@@ -7,6 +7,7 @@ snippets at the end of this module.
 import textwrap
 
 import pytest
+import yaml
 from mistral import exceptions as mistral_exc
 from mistral.lang import parser
 from mistral_lib import actions as ml_actions
@@ -42,6 +43,20 @@ def test_mistral_parser_accepts(path):
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_pack_checks(path, actions, workflows):
     assert wc.check_text(path.read_text(), actions, workflows) == []
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_every_workflow_runs_a_lost_action_again(path):
+    """An action lost with its executor ends with Mistral's 'Heartbeat ...' error: every
+    workflow's task-defaults retry exactly that (the pack's actions are idempotent) and
+    nothing else."""
+    doc = yaml.safe_load(path.read_text())
+    for name, body in doc.items():
+        if name == "version":
+            continue
+        retry = (body.get("task-defaults") or {}).get("retry") or {}
+        assert retry.get("count", 0) >= 1, f"{name}: no task-defaults retry"
+        assert "startsWith('Heartbeat')" in str(retry.get("break-on")), name
 
 
 def test_workflow_names_are_unique_across_files():
