@@ -123,7 +123,7 @@ def test_the_executor_running_a_pack_action_killed(fault, conn, admin_conn, stac
             def busy_executor():
                 names = {service_of_pid(p) for p in pids_waiting_on(HEAT_API_PORT)}
                 return sorted(n for n in names if n and n.startswith("mistral-executor"))
-            killed[:] = wait_for("an executor calling heat-api", busy_executor, timeout=30)[:1]
+            killed[:] = wait_for("an executor calling heat-api", busy_executor, timeout=60)[:1]
             devcloud_command("kill", killed[0])
         finally:
             signal_service("heat-api", signal.SIGCONT)

@@ -178,9 +178,14 @@ def gunicorn(lay, name, factory, port, conf=None, env=None, workers=1, threads=4
     env = dict(env or {})
     if conf:
         env["DEVCLOUD_CONF"] = conf
+    # --keep-alive 0: every response closes its connection. With keep-alive a client
+    # (requests' pool) may send on a connection the server is just closing after its idle
+    # timeout, and gets "connection reset by peer": Heat's signal handling, the services'
+    # Keystone calls and the tests saw it under load.
     argv = [lay.bin("gunicorn"), "--bind", "%s:%d" % (HOST, port), "--workers", str(workers),
             "--threads", str(threads), "--timeout", "300", "--graceful-timeout", "5",
-            "--no-control-socket", "--chdir", LIB, "--name", name, factory]
+            "--keep-alive", "0", "--no-control-socket", "--chdir", LIB, "--name", name,
+            factory]
     return Service(name, argv, port, env)
 
 
