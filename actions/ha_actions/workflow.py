@@ -5,6 +5,10 @@ Raw REST through the openstacksdk proxy (``conn.workflow``), like the other serv
 modules, with the caller's token: the executions are the caller's project's.
 """
 
+import functools
+import json
+import time
+
 from openstack import exceptions as sdk_exceptions
 
 from ha_actions import guard
@@ -51,10 +55,28 @@ def end_lost_execution(conn, execution_id, by, quiet_s):
         "task list." % (by, quiet_s, by)))
 
 
-def concurrent_runs(connect, me, running, stack_refs, stale_after=guard.DEFAULT_STALE_AFTER):
-    """guard.concurrent_runs, with the progress of the runs old enough to be stale read
-    from Mistral (``connect()`` gives the connection, asked for only then); the stale
-    ones are ended."""
+# Two runs started in the same second on two engines may not see each other at first:
+# each execution's row becomes visible when its engine commits, not at its created_at.
+SETTLE_S = 2.0
+
+
+def running_now(conn, workflow_name):
+    """The executions of ``workflow_name`` Mistral shows RUNNING or IDLE now, in the
+    guard's shape (see guard.py)."""
+    found = []
+    for state in ("RUNNING", "IDLE"):
+        body = _get(conn, "/executions", workflow_name=workflow_name, state=state, limit=1000)
+        for ex in body["executions"]:
+            given = ex.get("input") or {}
+            if isinstance(given, str):
+                given = json.loads(given or "{}")
+            found.append({"id": ex["id"], "name": ex["workflow_name"],
+                          "created_at": ex["created_at"], "stack": given.get("stack"),
+                          "dry_run": given.get("dry_run", False)})
+    return found
+
+
+def _decide(connect, me, running, stack_refs, stale_after):
     needed = guard.needs_progress(me, running, stack_refs, stale_after)
     conn = connect() if needed else None
     progress = {ex_id: last_progress(conn, ex_id) for ex_id in needed}
@@ -62,6 +84,24 @@ def concurrent_runs(connect, me, running, stack_refs, stale_after=guard.DEFAULT_
     for lost in result["stale"]:
         end_lost_execution(conn, lost["id"], me["id"], lost["quiet_s"])
     return result
+
+
+def concurrent_runs(connect, me, running, stack_refs, stale_after=guard.DEFAULT_STALE_AFTER,
+                    settle=SETTLE_S, sleep=time.sleep):
+    """guard.concurrent_runs, with the progress of the runs old enough to be stale read
+    from Mistral (``connect()`` gives the connection, asked for only when needed); the
+    stale ones are ended. A run that is not blocked looks again after ``settle`` seconds
+    (Mistral's API, RUNNING and IDLE), so that of two runs started at once exactly one
+    goes on."""
+    result = _decide(connect, me, running, stack_refs, stale_after)
+    if result["older"] or me.get("dry_run") or not settle:
+        return result
+    sleep(settle)
+    again = _decide(connect, me, running_now(connect(), me["name"]), stack_refs, stale_after)
+    if not again["older"]:
+        return result
+    again["stale"] = result["stale"] + again["stale"]
+    return again
 
 
 class ConcurrentRunsAction(OpenStackAction):
@@ -75,6 +115,6 @@ class ConcurrentRunsAction(OpenStackAction):
         self.stale_after = stale_after
 
     def run(self, context):
+        connect = functools.lru_cache(maxsize=1)(lambda: self.connect(context))
         return readable(lambda: concurrent_runs(
-            lambda: self.connect(context), self.me, self.running, self.stack_refs,
-            self.stale_after))
+            connect, self.me, self.running, self.stack_refs, self.stale_after))

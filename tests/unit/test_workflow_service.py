@@ -53,7 +53,7 @@ def test_a_lost_run_is_ended_saying_who_took_over(mistral, monkeypatch):
     monkeypatch.setattr(guard, "concurrent_runs",
                         lambda *a, **k: real(*a, **dict(k, now=now)))
     monkeypatch.setattr(guard, "_now", lambda _: now)
-    got = wf.concurrent_runs(make_connection, ME, [LOST], ["pair"], stale_after=600)
+    got = wf.concurrent_runs(make_connection, ME, [LOST], ["pair"], stale_after=600, settle=0)
     assert got["older"] == [] and got["stale"][0]["id"] == "lost"
     puts = [(r.path.rsplit("/", 1)[-1], r.json()) for r in mistral.request_history
             if r.method == "PUT"]
@@ -76,3 +76,40 @@ def test_no_old_rival_means_no_call_and_no_connection():
     json.dumps(vars(action))
     got = wf.concurrent_runs(no_connection, action.me, [young], ["pair"])
     assert got["older"] == ["lost"]
+
+
+def late_rivals(*executions):
+    """Mistral's answer to the second look: the runs it shows RUNNING (none IDLE)."""
+    mocker = requests_mock.Mocker()
+    mocker.get("%s/executions?state=RUNNING" % MISTRAL, json={"executions": list(executions)})
+    mocker.get("%s/executions?state=IDLE" % MISTRAL, json={"executions": []})
+    return mocker
+
+
+def as_listed(run_id, created_at, stack="pair"):
+    return {"id": run_id, "workflow_name": ME["name"], "created_at": created_at,
+            "input": json.dumps({"stack": stack})}
+
+
+@pytest.mark.parametrize("rivals, older", [
+    # Started in the same second, lower id, not visible at the first look: it wins.
+    ([as_listed("a-first", ME["created_at"]), as_listed("me", ME["created_at"])], ["a-first"]),
+    # Only this run, or a run of another stack: it goes on.
+    ([as_listed("me", ME["created_at"])], []),
+    ([as_listed("a-first", ME["created_at"], stack="other")], []),
+])
+def test_an_unblocked_run_looks_again_after_a_pause(rivals, older):
+    now = datetime.datetime(2026, 12, 3, 9, 0, 1, tzinfo=datetime.timezone.utc)
+    me = dict(ME, id="me")
+    pauses = []
+    with late_rivals(*rivals) as mocker:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(guard, "_now", lambda _: now)
+            got = wf.concurrent_runs(make_connection, me, [dict(me, stack="pair")], ["pair"],
+                                     sleep=pauses.append)
+        asked = [r.qs for r in mocker.request_history]
+    assert pauses == [wf.SETTLE_S]
+    assert got["older"] == older
+    assert all(q["workflow_name"] == [ME["name"]] for q in asked)
+    if older:
+        assert "the older execution(s) a-first" in got["message"]
