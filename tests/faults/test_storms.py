@@ -54,6 +54,19 @@ def statuses(results):
                   for ex, out in results.values())
 
 
+def start_at_once(run, workflow, inputs, count=10):
+    """``count`` executions of ``workflow`` started together; their ids."""
+    run.inject("%d starts at once" % count, lambda: None)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(lambda _: run.start(workflow, inputs), range(count)))
+
+
+def the_one(results, status):
+    """The report of the one execution that ended ``status``."""
+    return [out["report"] for ex, out in results.values()
+            if out["report"]["status"] == status][0]
+
+
 def test_fifty_alarm_posts_for_one_failed_server(fault, conn, admin_conn, stacks,
                                                  mistral_api):
     text, files = example("asg_with_alarm.yaml", "member_server.yaml")
@@ -102,15 +115,10 @@ def test_ten_executions_for_one_stack_at_once(fault, conn, admin_conn, stacks, m
     group = BrokenGroup(conn, admin_conn, stacks)
     with fault("10 executions for one stack at once", HEALED) as run:
         run.watch(groups=[group.watched()])
-        run.inject("10 starts at once", lambda: None)
-        with concurrent.futures.ThreadPoolExecutor(max_workers=10) as pool:
-            ids = list(pool.map(lambda _: run.start(REPLACE, group.inputs()), range(10)))
-        results = reports(mistral_api, ids)
+        results = reports(mistral_api, start_at_once(run, REPLACE, group.inputs()))
         got = statuses(results)
         assert got.count("replaced") == 1 and set(got) <= {"replaced", *QUIET}, got
-        winner = [out["report"] for ex, out in results.values()
-                  if out["report"]["status"] == "replaced"][0]
-        group.assert_healed(winner)
+        group.assert_healed(the_one(results, "replaced"))
         run.note(HEALED)
         run.injected += "; 1 replaced, %d skipped, %d already_healed" % (
             got.count("skipped"), got.count("already_healed"))
@@ -135,16 +143,11 @@ def test_ten_failovers_of_one_pair_at_once(fault, conn, stacks, mistral_api):
     with fault("10 failovers of one pair at once", HEALED) as run:
         run.watch(volumes=pair.volume_ids)
         run.stacks(pair.stack_id)
-        run.inject("10 starts at once", lambda: None)
-        with concurrent.futures.ThreadPoolExecutor(max_workers=10) as pool:
-            ids = list(pool.map(lambda _: run.start(FAILOVER, pair.inputs()), range(10)))
-        results = reports(mistral_api, ids)
+        results = reports(mistral_api, start_at_once(run, FAILOVER, pair.inputs()))
         got = statuses(results)
         assert got.count("failed_over") == 1, got
         assert set(got) <= {"failed_over", "skipped", "already_active"}, got
-        winner = [out["report"] for ex, out in results.values()
-                  if out["report"]["status"] == "failed_over"][0]
-        pair.assert_failed_over(winner)
+        pair.assert_failed_over(the_one(results, "failed_over"))
         run.note(HEALED)
         run.injected += "; 1 failed over, %d skipped, %d already_active" % (
             got.count("skipped"), got.count("already_active"))
