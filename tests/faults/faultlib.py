@@ -216,7 +216,7 @@ class FaultRun:
         self.seconds = time.time() - self.t0
         return execution, report
 
-    def finish_or_run_again(self, execution_id, start_again, stale_after=30, first_wait=90):
+    def finish_or_run_again(self, execution_id, start_again, stale_after=30, first_wait=150):
         """Wait for the execution, which a Mistral process died under. Mistral may lose it
         two ways (README, Known limits): it stays RUNNING without progress (an engine died
         with the message that was to start its next task), or the lost action is run again
@@ -403,39 +403,24 @@ def signal_service(name, sig):
     os.killpg(pgid, sig)
 
 
-def service_of_pid(pid):
-    """The devcloud service whose process group holds ``pid``, or None."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            pgid = int(f.read().rsplit(")", 1)[1].split()[2])
-    except (OSError, ValueError, IndexError):
-        return None
-    run = os.path.join(STATE, "run")
-    for entry in os.listdir(run):
-        if entry.endswith(".pid") and service_pgid(entry[:-4]) == pgid:
-            return entry[:-4]
+def running_pack_actions(api):
+    """Ids of the pack's action executions Mistral lists as RUNNING (this project's)."""
+    found = api.get("/action_executions", state="RUNNING", limit=1000)["action_executions"]
+    return [a["id"] for a in found if a["name"].startswith("ha.")]
+
+
+def executor_of(action_ex_id):
+    """The devcloud executor service that runs the action: an executor logs every action
+    it starts ('report_running_actions [action_ex_ids=[...]]'), each in its own log."""
+    for name in ("mistral-executor", "mistral-executor-2"):
+        path = os.path.join(STATE, "logs", "%s.log" % name)
+        try:
+            with open(path, errors="replace") as f:
+                if any(action_ex_id in line and "report_running_actions" in line for line in f):
+                    return name
+        except OSError:
+            continue
     return None
-
-
-def _ss(*filters):
-    return subprocess.run(["ss", "-Htnp", "state", "established", *filters],
-                          capture_output=True, text=True).stdout.splitlines()
-
-
-def pids_waiting_on(port):
-    """PIDs that sent a request to 127.0.0.1:port which the server has not read yet (a
-    frozen server: the bytes wait in its socket's receive queue), from ss."""
-    waiting = set()
-    for line in _ss("sport", "= :%d" % port):
-        fields = line.split()  # Recv-Q Send-Q Local Peer [Process]
-        if len(fields) >= 4 and int(fields[0]) > 0:
-            waiting.add(fields[3].rsplit(":", 1)[1])
-    pids = set()
-    for line in _ss("dport", "= :%d" % port):
-        fields = line.split()
-        if len(fields) >= 4 and fields[2].rsplit(":", 1)[1] in waiting:
-            pids.update(int(p) for p in re.findall(r"pid=(\d+)", line))
-    return sorted(pids)
 
 
 def wait_for(what, check, timeout=120, interval=0.3):

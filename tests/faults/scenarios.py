@@ -47,9 +47,9 @@ class BrokenGroup:
         assert server_status(self.conn, after[self.victim]["servers"][0]) == "ACTIVE"
         if report.get("status") == "already_healed":  # a second run after a lost one
             return after
-        assert [r["name"] for r in report["replaced"]] == [self.victim]
-        assert report["replaced"][0]["old_server_ids"] == [self.server]
-        assert report["replaced"][0]["new_server_ids"] == after[self.victim]["servers"]
+        assert [r["name"] for r in report["replaced"]] == [self.victim], report
+        assert report["replaced"][0]["old_server_ids"] == [self.server], report
+        assert report["replaced"][0]["new_server_ids"] == after[self.victim]["servers"], report
         return after
 
     def assert_unchanged(self):

@@ -286,13 +286,14 @@ def mistral_conf(lay, secrets):
 # Mistral's own recovery, tuned so that a lost process costs seconds, not an hour.
 # An action whose executor died (or whose run message was lost) sends no heartbeat:
 # the engine fails it after first_heartbeat_timeout + max_missed * check_interval
-# (10 + 4 * 5 = 30 s; defaults 3600 + 15 * 20 s) and the workflow's retry runs it
-# again. A task left RUNNING with every action done (an engine died between the two)
+# (10 + 12 * 5 = 70 s; defaults 3600 + 15 * 20 s) and the workflow's retry runs it
+# again. The 60 s without heartbeats are above a RabbitMQ restart (about 20 s here),
+# during which a running action cannot send any: a shorter limit failed live actions. A task left RUNNING with every action done (an engine died between the two)
 # is completed by the integrity checker after execution_integrity_check_delay. A
 # scheduled job (a retry's delay, a wait) held in memory by an engine that died is
 # taken by another engine after pickup_job_after (default 60 s).
 MISTRAL_RECOVERY = {
-    "action_heartbeat": {"check_interval": 5, "max_missed_heartbeats": 4,
+    "action_heartbeat": {"check_interval": 5, "max_missed_heartbeats": 12,
                          "first_heartbeat_timeout": 10},
     "engine": {"execution_integrity_check_delay": 10},
     "scheduler": {"pickup_job_after": 15},
