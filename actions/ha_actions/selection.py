@@ -16,6 +16,7 @@ import re
 from mistral_lib import actions
 
 from ha_actions.connection import OperatorError, readable
+from ha_actions.inputs import check_seconds, polling_plan
 
 STRATEGIES = ("failed", "oldest", "newest", "specific")
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
@@ -30,7 +31,8 @@ def is_failed_status(status):
     return bool(status) and status.endswith("_FAILED")
 
 
-def check_request(strategy, member=None, count=1, max_unavailable=1, timeout=900, poll_delay=5):
+def check_request(strategy, member=None, count=1, max_unavailable=1, timeout=900, poll_delay=5,
+                  stall_timeout=300, stale_after=600):
     """Validate the workflow input; return the polling plan. SelectionError if invalid."""
     if strategy not in STRATEGIES:
         raise SelectionError(
@@ -50,14 +52,9 @@ def check_request(strategy, member=None, count=1, max_unavailable=1, timeout=900
             raise SelectionError("%s must be a whole number >= 1, not %r." % (name, value))
     if strategy == "specific" and count != 1:
         raise SelectionError("Strategy 'specific' replaces one member: count must be 1.")
-    for name, value in (("timeout", timeout), ("poll_delay", poll_delay)):
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
-            raise SelectionError("%s must be a number of seconds > 0, not %r." % (name, value))
-    delay = int(poll_delay) or 1
-    return {
-        "poll_delay": delay,
-        "polls": max(1, -(-int(timeout) // delay)),
-    }
+    check_seconds(timeout=timeout, poll_delay=poll_delay, stall_timeout=stall_timeout,
+                  stale_after=stale_after)
+    return polling_plan(timeout, poll_delay)
 
 
 def find_member(members, member):
@@ -220,19 +217,16 @@ class CheckRequestAction(actions.Action):
     """Validate a replace_member request; return the polling plan {polls, poll_delay}."""
 
     def __init__(
-        self, strategy, member=None, count=1, max_unavailable=1, timeout=900, poll_delay=5
+        self, strategy, member=None, count=1, max_unavailable=1, timeout=900, poll_delay=5,
+        stall_timeout=300, stale_after=600
     ):
-        self.strategy = strategy
-        self.member = member
-        self.count = count
-        self.max_unavailable = max_unavailable
-        self.timeout = timeout
-        self.poll_delay = poll_delay
+        self.args = dict(strategy=strategy, member=member, count=count,
+                         max_unavailable=max_unavailable, timeout=timeout,
+                         poll_delay=poll_delay, stall_timeout=stall_timeout,
+                         stale_after=stale_after)
 
     def run(self, context):
-        return readable(lambda: check_request(
-            self.strategy, self.member, self.count, self.max_unavailable, self.timeout,
-            self.poll_delay))
+        return readable(lambda: check_request(**self.args))
 
 
 class SelectMembersAction(actions.Action):

@@ -151,6 +151,8 @@ BAD_INPUTS = [
     ({"standby": "server_c"}, "Standby 'server_c' is not a server of stack"),
     ({"parameter": "primary"}, "has no parameter 'primary' to record the active server in"),
     ({"dead_host_policy": "reboot"}, "dead_host_policy must be fail or delete_server, not reboot"),
+    ({"stall_timeout": -1}, "stall_timeout must be a number of seconds > 0, not -1."),
+    ({"timeout": "long"}, "timeout must be a number of seconds > 0, not 'long'."),
 ]
 
 

@@ -144,6 +144,10 @@ def test_two_executions_at_once_replace_exactly_one_server(conn, mistral, asg):
     ({"strategy": "specific"}, "member"),
     ({"strategy": "oldest", "count": 5}, "count"),
     ({"strategy": "sideways"}, "sideways"),
+    ({"strategy": "oldest", "stall_timeout": 0},
+     "stall_timeout must be a number of seconds > 0, not 0."),
+    ({"strategy": "oldest", "stale_after": "soon"},
+     "stale_after must be a number of seconds > 0, not 'soon'."),
 ])
 def test_bad_input_fails_clearly_and_changes_nothing(conn, mistral, asg, inputs, message):
     before = members(conn, asg["id"])

@@ -122,9 +122,10 @@ def test_mistral_recovers_lost_actions_in_seconds(layout):
     conf = configs.mistral_conf(layout, cloud.load_secrets(layout))
     beat = conf["action_heartbeat"]
     # An action whose executor died is failed (and retried by the workflow) after
-    # first_heartbeat_timeout + max_missed * check_interval seconds, not after an hour.
-    assert beat["first_heartbeat_timeout"] + beat["max_missed_heartbeats"] * beat[
-        "check_interval"] <= 60
+    # first_heartbeat_timeout + max_missed * check_interval seconds, not after an hour;
+    # a live action whose heartbeats wait out a RabbitMQ restart (~20 s) is not.
+    silence = beat["max_missed_heartbeats"] * beat["check_interval"]
+    assert 45 <= silence and beat["first_heartbeat_timeout"] + silence <= 90
     assert conf["engine"]["execution_integrity_check_delay"] > 0
     assert conf["scheduler"]["pickup_job_after"] <= 30
 

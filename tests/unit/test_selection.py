@@ -6,6 +6,7 @@ import pytest
 from mistral_lib import actions
 
 from ha_actions import selection as sel
+from ha_actions.connection import OperatorError
 
 SERVER_A = "11111111-1111-4111-8111-111111111111"
 SERVER_B = "22222222-2222-4222-8222-222222222222"
@@ -70,10 +71,11 @@ class TestCheckRequest:
         with pytest.raises(sel.SelectionError, match="count must be 1"):
             sel.check_request("specific", member="aaa", count=2)
 
-    @pytest.mark.parametrize("value", [0, -5, "900", None])
-    def test_timeout(self, value):
-        with pytest.raises(sel.SelectionError, match="timeout"):
-            sel.check_request("failed", timeout=value)
+    @pytest.mark.parametrize("field", ["timeout", "poll_delay", "stall_timeout", "stale_after"])
+    @pytest.mark.parametrize("value", [0, -5, "900", None, True])
+    def test_seconds(self, field, value):
+        with pytest.raises(OperatorError, match="%s must be a number of seconds > 0" % field):
+            sel.check_request("failed", **{field: value})
 
 
 class TestSelect:

@@ -1,0 +1,36 @@
+"""The input checks both workflows share, and failover_volume's request check."""
+
+import pytest
+
+from ha_actions import inputs
+
+
+def test_a_failover_request_gives_its_polling_plan():
+    assert inputs.check_failover_request(timeout=300, poll_delay=2, fence_timeout=30) == {
+        "poll_delay": 2, "polls": 150, "fence_polls": 15}
+
+
+def test_a_fraction_of_a_second_polls_every_second_and_covers_the_timeout():
+    assert inputs.polling_plan(timeout=7, poll_delay=0.5) == {"poll_delay": 1, "polls": 7}
+    assert inputs.polling_plan(timeout=7, poll_delay=5)["polls"] == 2
+
+
+@pytest.mark.parametrize("field", ["timeout", "poll_delay", "fence_timeout", "stall_timeout",
+                                   "stale_after"])
+@pytest.mark.parametrize("value", [0, -1, "60", None, False])
+def test_every_timing_input_must_be_positive_seconds(field, value):
+    with pytest.raises(inputs.InputError) as err:
+        inputs.check_failover_request(**{field: value})
+    assert str(err.value) == "%s must be a number of seconds > 0, not %r." % (field, value)
+
+
+def test_an_unknown_dead_host_policy_names_the_ones_there_are():
+    with pytest.raises(inputs.InputError,
+                       match="dead_host_policy must be fail or delete_server, not reboot."):
+        inputs.check_failover_request(dead_host_policy="reboot")
+
+
+def test_the_action_returns_the_plan_or_an_error_result():
+    assert inputs.CheckFailoverRequestAction().run(None)["fence_polls"] == 60
+    result = inputs.CheckFailoverRequestAction(stall_timeout="x").run(None)
+    assert result.is_error() and "stall_timeout must be" in result.error
