@@ -288,8 +288,9 @@ def mistral_conf(lay, secrets):
 # the engine fails it after first_heartbeat_timeout + max_missed * check_interval
 # (10 + 12 * 5 = 70 s; defaults 3600 + 15 * 20 s) and the workflow's retry runs it
 # again. The 60 s without heartbeats are above a RabbitMQ restart (about 20 s here),
-# during which a running action cannot send any: a shorter limit failed live actions. A task left RUNNING with every action done (an engine died between the two)
-# is completed by the integrity checker after execution_integrity_check_delay. A
+# during which a running action cannot send any: a shorter limit failed live actions.
+# A task left RUNNING with every action done (an engine died between the two) is
+# completed by the integrity checker after execution_integrity_check_delay. A
 # scheduled job (a retry's delay, a wait) held in memory by an engine that died is
 # taken by another engine after pickup_job_after (default 60 s).
 MISTRAL_RECOVERY = {
