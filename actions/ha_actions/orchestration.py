@@ -17,6 +17,7 @@ from urllib import parse
 from mistral_lib import actions
 from openstack import exceptions as sdk_exceptions
 
+from ha_actions import selection
 from ha_actions.connection import OpenStackAction, OperatorError, readable
 
 GROUP_TYPES = (
@@ -35,6 +36,8 @@ _DESIRED_CAPACITY = {
 _STACK_LINK = re.compile(r"/stacks/([^/]+)/([^/?#]+)/?$")
 # Depth below the group's nested stack: member (0), member template (1), one more (2).
 MEMBER_DEPTH = 2
+# Member nested stacks whose events group_history reads, newest first.
+MAX_HISTORY_STACKS = 40
 
 
 class StackNotFound(OperatorError):
@@ -245,6 +248,42 @@ def group_members(conn, stack, group=None):
     }
 
 
+def list_events(conn, ref):
+    """Every event of stack ``ref`` (``name/id``; a deleted stack's too), oldest first."""
+    resp = conn.orchestration.get("/stacks/%s/events" % ref, params={
+        "sort_keys": "event_time", "sort_dir": "asc"})
+    return _json(resp).get("events") or []
+
+
+def group_history(conn, group, physical_id, max_stacks=MAX_HISTORY_STACKS):
+    """What Heat's events say of ``physical_id`` in ``group`` (group_members' group).
+
+    Reads the group stack's events, then those of each member nested stack it ever had
+    (a replaced one is deleted but Heat still shows its events by id), newest first, at
+    most ``max_stacks``; the verdict is selection.member_history's.
+    """
+    events = list_events(conn, group["ref"])
+    stacks, seen = [], set()
+    for event in reversed(events):
+        pid = event.get("physical_resource_id")
+        if pid and pid not in seen and event.get("resource_name") != group["name"] \
+                and event.get("resource_type") not in SERVER_TYPES:
+            seen.add(pid)
+            stacks.append(pid)
+    member_events = {}
+    direct = any(e.get("physical_resource_id") == physical_id for e in events)
+    for stack_id in [] if direct else stacks[:max_stacks]:
+        try:
+            body = get_stack(conn, stack_id)
+        except StackNotFound:  # not a stack: a member resource of another type
+            continue
+        member_events[stack_id] = list_events(conn, stack_ref(body))
+        if any(e.get("physical_resource_id") == physical_id for e in member_events[stack_id]):
+            break
+    return selection.member_history(physical_id, group["name"], events, member_events,
+                                    complete=len(stacks) <= max_stacks)
+
+
 def mark_unhealthy(conn, ref, resource, reason=None):
     """Mark ``resource`` of stack ``ref`` CHECK_FAILED so the next update replaces it."""
     body = {"mark_unhealthy": True, "resource_status_reason": reason or "marked by ha-actions"}
@@ -373,6 +412,17 @@ class GroupMembersAction(OpenStackAction):
 
     def run(self, context):
         return readable(lambda: group_members(self.connect(context), self.stack, self.group))
+
+
+class GroupHistoryAction(OpenStackAction):
+    """Tell whether a physical id no member has now was a member once (Heat's events)."""
+
+    def __init__(self, group, member):
+        self.group = group
+        self.member = member
+
+    def run(self, context):
+        return readable(lambda: group_history(self.connect(context), self.group, self.member))
 
 
 class MarkUnhealthyAction(OpenStackAction):

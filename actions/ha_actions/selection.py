@@ -19,6 +19,7 @@ from ha_actions.connection import OperatorError, readable
 from ha_actions.inputs import check_seconds, polling_plan
 
 STRATEGIES = ("failed", "oldest", "newest", "specific")
+NOT_A_MEMBER = ("fail", "ignore")
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
 
 
@@ -32,8 +33,11 @@ def is_failed_status(status):
 
 
 def check_request(strategy, member=None, count=1, max_unavailable=1, timeout=900, poll_delay=5,
-                  stall_timeout=300, stale_after=600):
+                  stall_timeout=300, stale_after=600, not_a_member="fail"):
     """Validate the workflow input; return the polling plan. SelectionError if invalid."""
+    if not_a_member not in NOT_A_MEMBER:
+        raise SelectionError("not_a_member must be %s, not %r." % (
+            " or ".join(NOT_A_MEMBER), not_a_member))
     if strategy not in STRATEGIES:
         raise SelectionError(
             "Unknown strategy %r: use one of %s." % (strategy, ", ".join(STRATEGIES))
@@ -87,9 +91,10 @@ def failed_members(members, failed_server_ids=None):
 def select_members(members, strategy, member=None, count=1, failed_server_ids=None):
     """Pick the members to replace.
 
-    Returns ``{"status": "selected" | "already_healed", "selected": [member...],
-    "message": str, "remaining_failed": int}``. Raises SelectionError for a request
-    that cannot be served (before anything is changed).
+    Returns ``{"status": "selected" | "already_healed" | "not_found", "selected":
+    [member...], "message": str, "remaining_failed": int}``; ``not_found``: a physical id
+    no member has now (member_history tells a former member from a stranger). Raises
+    SelectionError for a request that cannot be served (before anything is changed).
     """
     check_request(strategy, member, count)
     size = len(members)
@@ -97,13 +102,13 @@ def select_members(members, strategy, member=None, count=1, failed_server_ids=No
         found = find_member(members, member)
         if found is None:
             names = ", ".join(sorted(m["name"] for m in members)) or "none"
-            if UUID_RE.match(member):
+            if UUID_RE.match(member):  # a former member, or never one: Heat's events tell
                 return {
-                    "status": "already_healed",
+                    "status": "not_found",
                     "selected": [],
                     "remaining_failed": 0,
-                    "message": "No member of the group has physical id %s any more: it "
-                    "was replaced or removed already. Members now: %s." % (member, names),
+                    "message": "No member of the group has physical id %s now. Members "
+                    "now: %s." % (member, names),
                 }
             raise SelectionError("Member %r is not in the group. Members: %s." % (member, names))
         return {
@@ -213,17 +218,57 @@ def verify_replacement(before, after, names):
     return {"replaced": replaced, "also_replaced": also}
 
 
+def member_history(physical_id, group_name, group_events, member_events, complete=True):
+    """Was ``physical_id`` ever a member of the group, or inside one? From Heat's events.
+
+    ``group_events``: the events of the group's own stack (each member resource's, with the
+    physical id it had then: a server's uuid, or the member's nested stack id);
+    ``member_events``: {member nested stack id: its events}; ``complete``: every member
+    stack the group ever had was read. Returns ``{"status": "already_healed" |
+    "not_a_member", "message", "former_member", "last_seen"}``: ``already_healed`` names
+    the member and its last event (when Heat replaced or removed it); ``not_a_member``
+    only when the whole record was read, else ``already_healed`` saying it is unsure.
+    """
+    owner = {}  # physical id a member had -> (member name, its newest event time)
+    for event in group_events:
+        pid, name = event.get("physical_resource_id"), event.get("resource_name")
+        if pid and name and name != group_name:
+            seen = max(owner.get(pid, (name, ""))[1], event.get("event_time") or "")
+            owner[pid] = (name, seen)
+    found = owner.get(physical_id)
+    if found is None:
+        for stack_id, events in member_events.items():
+            if stack_id in owner and any(
+                    e.get("physical_resource_id") == physical_id for e in events):
+                found = owner[stack_id]
+                break
+    if found is not None:
+        return {"status": "already_healed", "former_member": found[0], "last_seen": found[1],
+                "message": "%s was in member %s of group '%s' until %s (Heat's events): it was "
+                "replaced or removed already." % (physical_id, found[0], group_name,
+                                                   found[1] or "an unknown time")}
+    if not complete:
+        return {"status": "already_healed", "former_member": None, "last_seen": None,
+                "message": "No member of group '%s' has %s now; Heat's events were not all "
+                "read (too many former members), so it may have been replaced already."
+                % (group_name, physical_id)}
+    return {"status": "not_a_member", "former_member": None, "last_seen": None,
+            "message": "%s is not a member of group '%s' and never was (Heat's events of the "
+            "group and of every member it had list no such physical id): check the server "
+            "uuid and the stack." % (physical_id, group_name)}
+
+
 class CheckRequestAction(actions.Action):
     """Validate a replace_member request; return the polling plan {polls, poll_delay}."""
 
     def __init__(
         self, strategy, member=None, count=1, max_unavailable=1, timeout=900, poll_delay=5,
-        stall_timeout=300, stale_after=600
+        stall_timeout=300, stale_after=600, not_a_member="fail"
     ):
         self.args = dict(strategy=strategy, member=member, count=count,
                          max_unavailable=max_unavailable, timeout=timeout,
                          poll_delay=poll_delay, stall_timeout=stall_timeout,
-                         stale_after=stale_after)
+                         stale_after=stale_after, not_a_member=not_a_member)
 
     def run(self, context):
         return readable(lambda: check_request(**self.args))

@@ -209,6 +209,23 @@ def test_alarm_back_to_ok_and_foreign_bodies_change_nothing(conn, mistral, stack
     assert changed(before, members(conn, body["id"])) == []
 
 
+def test_an_alarm_about_a_server_of_no_member_is_ignored(conn, mistral, stacks, pack_workflows):
+    body, before = asg_with_alarm(conn, stacks)
+    template, files = example("asg_of_servers.yaml", "member_server.yaml")
+    other = stacks.create(template, parameters={"size": 1}, files=files)
+    foreign = next(iter(members(conn, other["id"]).values()))["servers"][0]
+    since = now()
+
+    post_alarm(alarm_url(conn, body), alarm_payload(alarm_id(conn, body), foreign))
+    run = wait_for_execution(mistral, since)[0]
+    execution, output = mistral.wait(run["ID"], timeout=300)
+    assert execution["State"] == "SUCCESS", execution["State info"]
+    assert output["report"]["status"] == "ignored"
+    assert "%s is not a member of group 'group' and never was" % foreign in output[
+        "report"]["result"]["message"]
+    assert changed(before, members(conn, body["id"])) == []
+
+
 def test_two_simultaneous_firings_replace_one_member(conn, mistral, stacks, pack_workflows):
     body, before = asg_with_alarm(conn, stacks)
     victim = sorted(before)[0]

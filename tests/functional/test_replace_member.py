@@ -98,7 +98,27 @@ def test_specific_by_server_uuid_and_again_is_already_healed(conn, mistral, asg)
                                 member=server)
     assert execution["State"] == "SUCCESS", execution["State info"]
     assert report["status"] == "already_healed"
+    assert report["former_member"] == target
+    assert "%s was in member %s of group 'group' until 20" % (server, target) in report["message"]
     assert changed(after, members(conn, asg["id"])) == []
+
+
+def test_a_server_of_another_stack_is_not_a_member_and_changes_nothing(conn, mistral, asg,
+                                                                       stacks):
+    template, files = example("asg_of_servers.yaml", "member_server.yaml")
+    other = stacks.create(template, parameters={"size": 1}, files=files)
+    foreign = next(iter(members(conn, other["id"]).values()))["servers"][0]
+    before = members(conn, asg["id"])
+    updated_before = stack(conn, asg["id"])["updated_time"]
+
+    execution, report = replace(mistral, stack=asg["stack_name"], strategy="specific",
+                                member=foreign)
+    assert execution["State"] == "ERROR"
+    assert "%s is not a member of group 'group' and never was" % foreign in execution[
+        "State info"]
+    assert report["status"] == "failed"
+    assert members(conn, asg["id"]) == before
+    assert stack(conn, asg["id"])["updated_time"] == updated_before
 
 
 def test_dry_run_changes_nothing(conn, mistral, asg):

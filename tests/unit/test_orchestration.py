@@ -531,3 +531,33 @@ class TestActions:
         monkeypatch.setattr(orch, "get_stack", lambda conn, stack: 1 / 0)
         with pytest.raises(ZeroDivisionError):
             orch.StackStatusAction("web").run(None)
+
+
+class TestGroupHistory:
+    GROUP = {"name": "asg", "ref": "%s/%s" % NESTED}
+    OLD_MEMBER = ("web-asg-x7yq3kdz6d4a-aaa-old", "44444444-dddd-4ddd-8ddd-000000000004")
+
+    def mock(self, heat, inside):
+        member = {"resource_name": "aaa", "resource_type": "member.yaml",
+                  "event_time": "2026-01-02T00:00:00Z", "physical_resource_id": self.OLD_MEMBER[1]}
+        heat.get("%s/stacks/%s/%s/events" % ((HEAT,) + NESTED), json={"events": [member]})
+        heat.get("%s/stacks/%s" % (HEAT, self.OLD_MEMBER[1]),
+                 json=stack_body(*self.OLD_MEMBER, status="DELETE_COMPLETE"))
+        heat.get("%s/stacks/%s/%s/events" % ((HEAT,) + self.OLD_MEMBER), json={"events": [
+            {"resource_name": "server", "resource_type": "OS::Nova::Server",
+             "event_time": "2026-01-01T00:00:00Z", "physical_resource_id": inside}]})
+
+    def test_a_server_of_a_deleted_member_stack_is_found_by_its_events(self, conn, heat):
+        self.mock(heat, SERVER_1)
+        got = orch.group_history(conn, self.GROUP, SERVER_1)
+        assert (got["status"], got["former_member"]) == ("already_healed", "aaa")
+        assert heat.request_history[0].qs == {"sort_keys": ["event_time"], "sort_dir": ["asc"]}
+
+    def test_a_server_in_no_member_stack_is_not_a_member(self, conn, heat):
+        self.mock(heat, SERVER_2)
+        assert orch.group_history(conn, self.GROUP, SERVER_1)["status"] == "not_a_member"
+
+    def test_too_many_former_members_to_read_never_claims_a_stranger(self, conn, heat):
+        self.mock(heat, SERVER_2)
+        got = orch.group_history(conn, self.GROUP, SERVER_1, max_stacks=0)
+        assert got["status"] == "already_healed" and got["former_member"] is None

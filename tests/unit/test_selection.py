@@ -146,11 +146,12 @@ class TestSelect:
         ):
             sel.select_members(members, "specific", member="web-9")
 
-    def test_specific_gone_uuid_is_already_healed(self, members):
+    def test_specific_gone_uuid_is_not_found_for_the_history_to_tell(self, members):
         gone = "44444444-4444-4444-8444-444444444444"
         result = sel.select_members(members, "specific", member=gone)
-        assert result["status"] == "already_healed"
-        assert gone in result["message"]
+        assert result["status"] == "not_found"
+        assert result["selected"] == []
+        assert gone in result["message"] and "aaa, bbb, ccc" in result["message"]
 
     def test_bad_request_raises_before_selecting(self, members):
         with pytest.raises(sel.SelectionError):
@@ -289,6 +290,11 @@ class TestActions:
         assert result["status"] == "already_healed"
         assert result["batches"] == []
 
+    def test_not_a_member_is_fail_or_ignore(self):
+        assert sel.check_request("failed", not_a_member="ignore")["polls"] == 180
+        with pytest.raises(sel.SelectionError, match="not_a_member must be fail or ignore"):
+            sel.check_request("failed", not_a_member="skip")
+
     def test_check_action(self):
         assert sel.CheckRequestAction("failed").run(None) == {"poll_delay": 5, "polls": 180}
         assert sel.CheckRequestAction("specific").run(None).is_error()
@@ -297,3 +303,49 @@ class TestActions:
         result = sel.VerifyReplacementAction(members, members, ["aaa"]).run(None)
         assert result.is_error()
         assert result.error.startswith("Replacement not verified: aaa still has")
+
+
+OLD_SERVER = "55555555-5555-4555-8555-555555555555"
+OLD_STACK = "66666666-6666-4666-8666-666666666666"
+
+
+def event(name, pid, when, action="CREATE", status="COMPLETE", kind="member_server.yaml"):
+    return {"resource_name": name, "physical_resource_id": pid, "event_time": when,
+            "resource_action": action, "resource_status": status, "resource_type": kind}
+
+
+class TestMemberHistory:
+    GROUP_EVENTS = [
+        event("group-stack", "", "2026-01-01T00:00:00Z", kind="OS::Heat::AutoScalingGroup"),
+        event("aaa", OLD_STACK, "2026-01-01T00:00:05Z"),
+        event("aaa", "77777777-7777-4777-8777-777777777777", "2026-01-02T00:00:00Z",
+              "UPDATE"),
+        event("aaa", OLD_STACK, "2026-01-02T00:00:09Z", "DELETE"),
+    ]
+
+    def test_a_server_inside_a_replaced_member_is_already_healed_naming_when(self):
+        inside = [event("server", OLD_SERVER, "2026-01-01T00:00:04Z", kind="OS::Nova::Server")]
+        got = sel.member_history(OLD_SERVER, "group", self.GROUP_EVENTS, {OLD_STACK: inside})
+        assert got["status"] == "already_healed"
+        assert (got["former_member"], got["last_seen"]) == ("aaa", "2026-01-02T00:00:09Z")
+        assert "was in member aaa of group 'group' until 2026-01-02T00:00:09Z" in got["message"]
+
+    def test_a_server_member_itself_is_found_in_the_group_events(self):
+        events = [event("bbb", OLD_SERVER, "2026-01-03T00:00:00Z", kind="OS::Nova::Server")]
+        assert sel.member_history(OLD_SERVER, "g", events, {})["former_member"] == "bbb"
+
+    def test_a_stranger_is_not_a_member_when_the_whole_record_was_read(self):
+        got = sel.member_history(OLD_SERVER, "group", self.GROUP_EVENTS, {OLD_STACK: []})
+        assert got["status"] == "not_a_member"
+        assert got["message"].startswith(
+            "%s is not a member of group 'group' and never was" % OLD_SERVER)
+
+    def test_a_physical_id_inside_a_stack_that_was_not_a_member_does_not_count(self):
+        inside = [event("server", OLD_SERVER, "2026-01-01T00:00:04Z")]
+        got = sel.member_history(OLD_SERVER, "group", self.GROUP_EVENTS, {"other": inside})
+        assert got["status"] == "not_a_member"
+
+    def test_an_incomplete_record_never_claims_a_stranger(self):
+        got = sel.member_history(OLD_SERVER, "group", self.GROUP_EVENTS, {}, complete=False)
+        assert got["status"] == "already_healed" and got["former_member"] is None
+        assert "may have been replaced already" in got["message"]
