@@ -168,6 +168,8 @@ def test_two_executions_at_once_replace_exactly_one_server(conn, mistral, asg):
      "stall_timeout must be a number of seconds > 0, not 0."),
     ({"strategy": "oldest", "stale_after": "soon"},
      "stale_after must be a number of seconds > 0, not 'soon'."),
+    ({"strategy": "oldest", "not_a_member": "skip"},
+     "not_a_member must be fail or ignore, not 'skip'."),
 ])
 def test_bad_input_fails_clearly_and_changes_nothing(conn, mistral, asg, inputs, message):
     before = members(conn, asg["id"])
