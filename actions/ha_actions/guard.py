@@ -111,3 +111,86 @@ def concurrent_runs(me, running, stack_refs, stale_after=DEFAULT_STALE_AFTER, no
             "this run goes on in their place." % (", ".join(s["id"] for s in stale),
                                                   stale_after))
     return {"older": older, "stale": stale, "message": message}
+
+
+# --- Cooldown and flapping limit -------------------------------------------------------
+# Senlin and Masakari stop healing what keeps failing; Aodh's autohealer replaces for
+# ever. The history is Mistral's own: the ended executions of the same workflow for the
+# same stack, each handed over as {"id", "state", "updated_at", "stack", "report"}.
+# A heal is a run whose report says it changed something: replace_member's verified
+# 'replaced' (+ 'also_replaced') members, failover_volume's 'failed_over'. A run that
+# failed before replacing anything (a lost run, a fault) is no heal: its retry is not
+# held back.
+
+DEFAULT_COOLDOWN = 60
+DEFAULT_MAX_HEALS = 3
+DEFAULT_HEAL_WINDOW = 3600
+STACK_SLOT = "the stack"
+
+
+def healed_slots(report):
+    """What a past run healed: member names, [STACK_SLOT] for a failover, [] for none."""
+    if not isinstance(report, dict):
+        return []
+    names = [row.get("name") for key in ("replaced", "also_replaced")
+             for row in report.get(key) or () if isinstance(row, dict)]
+    if names:
+        return sorted({n for n in names if n})
+    return [STACK_SLOT] if report.get("status") == "failed_over" else []
+
+
+def _past_heals(me_id, runs, stack_refs):
+    refs = {ref for ref in stack_refs if ref}
+    heals = []
+    for run in runs or ():
+        slots = healed_slots(run.get("report"))
+        if run["id"] != me_id and run.get("stack") in refs and slots:
+            heals.append({"id": run["id"], "ended_at": run["updated_at"], "slots": slots})
+    return sorted(heals, key=lambda h: parse_created_at(h["ended_at"]), reverse=True)
+
+
+def heal_history(me_id, runs, stack_refs, slots=None, cooldown=DEFAULT_COOLDOWN,
+                 max_heals=DEFAULT_MAX_HEALS, heal_window=DEFAULT_HEAL_WINDOW, force=False,
+                 now=None):
+    """May this run heal now? The flapping limit first, then the cooldown.
+
+    ``slots``: the member names this run would replace (replace_member), or None for
+    the stack as a whole (failover_volume). Flapping: a slot was healed ``max_heals``
+    times within the last ``heal_window`` s. Cooldown: the stack's last heal ended less
+    than ``cooldown`` s ago. ``force`` applies neither. Returns ``{"status": ok |
+    cooldown | flapping, "message", "last_heal": {id, ended_at, ago_s} or None,
+    "heals_in_window": {slot: [execution ids]}}``.
+    """
+    now = _now(now)
+    wanted = list(slots) if slots else [STACK_SLOT]
+    heals = _past_heals(me_id, runs, stack_refs)
+    recent = [h for h in heals if _age(h["ended_at"], now) <= heal_window]
+    in_window = {slot: [h["id"] for h in recent if slot in h["slots"] or slots is None]
+                 for slot in wanted}
+    last = heals[0] if heals else None
+    last_heal = last and {"id": last["id"], "ended_at": last["ended_at"],
+                          "ago_s": _age(last["ended_at"], now)}
+    result = {"status": "ok", "message": "", "last_heal": last_heal,
+              "heals_in_window": in_window}
+    if force:
+        result["message"] = "force: true: the cooldown and the flapping limit were not applied."
+        return result
+    flapping = sorted(slot for slot, ids in in_window.items() if len(ids) >= max_heals)
+    if flapping:
+        what = STACK_SLOT if slots is None else "member " + ", ".join(flapping)
+        result["status"] = "flapping"
+        result["message"] = (
+            "Flapping, nothing changed: %s was healed %d times in the last %d s "
+            "(executions %s; max_heals is %d per heal_window). Healing again is unlikely "
+            "to help: look at the application (its logs, image, configuration, the host it "
+            "runs on). To heal anyway, run again with force: true." % (
+                what, len(in_window[flapping[0]]), heal_window,
+                ", ".join(in_window[flapping[0]]), max_heals))
+    elif last_heal and last_heal["ago_s"] < cooldown:
+        result["status"] = "cooldown"
+        result["message"] = (
+            "Cooldown, nothing changed: execution %s healed this stack %d s ago (ended %s "
+            "UTC) and the cooldown is %d s. Run again in %d s, or with force: true." % (
+                last_heal["id"], last_heal["ago_s"], last_heal["ended_at"], cooldown,
+                cooldown - last_heal["ago_s"]))
+    return result

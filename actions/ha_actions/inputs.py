@@ -19,6 +19,19 @@ def check_seconds(**named):
             raise InputError("%s must be a number of seconds > 0, not %r." % (name, value))
 
 
+def check_heal_limits(cooldown=60, max_heals=3, heal_window=3600, force=False):
+    """The cooldown and flapping inputs (see guard.heal_history)."""
+    if not isinstance(cooldown, (int, float)) or isinstance(cooldown, bool) or cooldown < 0:
+        raise InputError("cooldown must be a number of seconds >= 0 (0: none), not %r."
+                         % (cooldown,))
+    if not isinstance(max_heals, int) or isinstance(max_heals, bool) or max_heals < 1:
+        raise InputError("max_heals must be a whole number >= 1 (heals of one member or "
+                         "pair per heal_window), not %r." % (max_heals,))
+    check_seconds(heal_window=heal_window)
+    if not isinstance(force, bool):
+        raise InputError("force must be true or false, not %r." % (force,))
+
+
 def polling_plan(timeout, poll_delay):
     """How a wait polls: every ``poll_delay`` s (whole seconds, >= 1) up to ``timeout``."""
     delay = max(1, int(poll_delay))
@@ -26,13 +39,15 @@ def polling_plan(timeout, poll_delay):
 
 
 def check_failover_request(dead_host_policy="fail", timeout=900, poll_delay=2,
-                           fence_timeout=120, stall_timeout=300, stale_after=600):
-    """Validate failover_volume's input; return {poll_delay, polls, fence_polls}."""
+                           fence_timeout=120, stall_timeout=300, stale_after=600, **limits):
+    """Validate failover_volume's input; return {poll_delay, polls, fence_polls}.
+    ``limits``: cooldown, max_heals, heal_window, force (check_heal_limits)."""
     if dead_host_policy not in FAILOVER_DEAD_HOST_POLICIES:
         raise InputError("dead_host_policy must be %s, not %s." % (
             " or ".join(FAILOVER_DEAD_HOST_POLICIES), dead_host_policy))
     check_seconds(timeout=timeout, poll_delay=poll_delay, fence_timeout=fence_timeout,
                   stall_timeout=stall_timeout, stale_after=stale_after)
+    check_heal_limits(**limits)
     plan = polling_plan(timeout, poll_delay)
     plan["fence_polls"] = polling_plan(fence_timeout, poll_delay)["polls"]
     return plan
@@ -42,10 +57,13 @@ class CheckFailoverRequestAction(actions.Action):
     """Validate a failover_volume request; return its polling plan."""
 
     def __init__(self, dead_host_policy="fail", timeout=900, poll_delay=2, fence_timeout=120,
-                 stall_timeout=300, stale_after=600):
+                 stall_timeout=300, stale_after=600, cooldown=60, max_heals=3,
+                 heal_window=3600, force=False):
         self.args = dict(dead_host_policy=dead_host_policy, timeout=timeout,
                          poll_delay=poll_delay, fence_timeout=fence_timeout,
-                         stall_timeout=stall_timeout, stale_after=stale_after)
+                         stall_timeout=stall_timeout, stale_after=stale_after,
+                         cooldown=cooldown, max_heals=max_heals, heal_window=heal_window,
+                         force=force)
 
     def run(self, context):
         return readable(lambda: check_failover_request(**self.args))

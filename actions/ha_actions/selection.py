@@ -16,7 +16,7 @@ import re
 from mistral_lib import actions
 
 from ha_actions.connection import OperatorError, readable
-from ha_actions.inputs import check_seconds, polling_plan
+from ha_actions.inputs import check_heal_limits, check_seconds, polling_plan
 
 STRATEGIES = ("failed", "oldest", "newest", "specific")
 NOT_A_MEMBER = ("fail", "ignore")
@@ -33,8 +33,9 @@ def is_failed_status(status):
 
 
 def check_request(strategy, member=None, count=1, max_unavailable=1, timeout=900, poll_delay=5,
-                  stall_timeout=300, stale_after=600, not_a_member="fail"):
-    """Validate the workflow input; return the polling plan. SelectionError if invalid."""
+                  stall_timeout=300, stale_after=600, not_a_member="fail", **limits):
+    """Validate the workflow input; return the polling plan. SelectionError if invalid.
+    ``limits``: cooldown, max_heals, heal_window, force (inputs.check_heal_limits)."""
     if not_a_member not in NOT_A_MEMBER:
         raise SelectionError("not_a_member must be %s, not %r." % (
             " or ".join(NOT_A_MEMBER), not_a_member))
@@ -58,6 +59,7 @@ def check_request(strategy, member=None, count=1, max_unavailable=1, timeout=900
         raise SelectionError("Strategy 'specific' replaces one member: count must be 1.")
     check_seconds(timeout=timeout, poll_delay=poll_delay, stall_timeout=stall_timeout,
                   stale_after=stale_after)
+    check_heal_limits(**limits)
     return polling_plan(timeout, poll_delay)
 
 
@@ -263,12 +265,15 @@ class CheckRequestAction(actions.Action):
 
     def __init__(
         self, strategy, member=None, count=1, max_unavailable=1, timeout=900, poll_delay=5,
-        stall_timeout=300, stale_after=600, not_a_member="fail"
+        stall_timeout=300, stale_after=600, not_a_member="fail", cooldown=60, max_heals=3,
+        heal_window=3600, force=False
     ):
         self.args = dict(strategy=strategy, member=member, count=count,
                          max_unavailable=max_unavailable, timeout=timeout,
                          poll_delay=poll_delay, stall_timeout=stall_timeout,
-                         stale_after=stale_after, not_a_member=not_a_member)
+                         stale_after=stale_after, not_a_member=not_a_member,
+                         cooldown=cooldown, max_heals=max_heals, heal_window=heal_window,
+                         force=force)
 
     def run(self, context):
         return readable(lambda: check_request(**self.args))

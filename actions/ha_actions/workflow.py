@@ -1,10 +1,11 @@
-"""Mistral (workflow) calls: the concurrency guard's reads of other executions, and the
-end of an execution Mistral lost.
+"""Mistral (workflow) calls: the concurrency guard's reads of other executions, the end of
+an execution Mistral lost, and the heal history the cooldown and flapping limit read.
 
 Raw REST through the openstacksdk proxy (``conn.workflow``), like the other service
 modules, with the caller's token: the executions are the caller's project's.
 """
 
+import datetime
 import functools
 import json
 import time
@@ -60,6 +61,13 @@ def end_lost_execution(conn, execution_id, by, quiet_s):
 SETTLE_S = 2.0
 
 
+def _loaded(value):
+    """An execution's input or output: Mistral's API gives it as a JSON string."""
+    if isinstance(value, str):
+        return json.loads(value or "{}")
+    return value or {}
+
+
 def running_now(conn, workflow_name):
     """The executions of ``workflow_name`` Mistral shows RUNNING or IDLE now, in the
     guard's shape (see guard.py)."""
@@ -67,13 +75,34 @@ def running_now(conn, workflow_name):
     for state in ("RUNNING", "IDLE"):
         body = _get(conn, "/executions", workflow_name=workflow_name, state=state, limit=1000)
         for ex in body["executions"]:
-            given = ex.get("input") or {}
-            if isinstance(given, str):
-                given = json.loads(given or "{}")
+            given = _loaded(ex.get("input"))
             found.append({"id": ex["id"], "name": ex["workflow_name"],
                           "created_at": ex["created_at"], "stack": given.get("stack"),
                           "dry_run": given.get("dry_run", False)})
     return found
+
+
+def ended_runs(conn, workflow_name, within_s, now=None):
+    """The executions of ``workflow_name`` that ended (SUCCESS or ERROR) in the last
+    ``within_s`` seconds, with their reports, in guard.heal_history's shape."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    since = (now - datetime.timedelta(seconds=within_s)).strftime("%Y-%m-%d %H:%M:%S")
+    body = _get(conn, "/executions", workflow_name=workflow_name, include_output="true",
+                updated_at="gte:" + since, state="in:SUCCESS,ERROR", limit=1000)
+    return [{"id": ex["id"], "state": ex["state"], "updated_at": ex["updated_at"],
+             "stack": _loaded(ex.get("input")).get("stack"),
+             "report": _loaded(ex.get("output")).get("report")}
+            for ex in body["executions"]]
+
+
+def heal_history(conn, me, stack_refs, slots=None, cooldown=guard.DEFAULT_COOLDOWN,
+                 max_heals=guard.DEFAULT_MAX_HEALS, heal_window=guard.DEFAULT_HEAL_WINDOW,
+                 force=False):
+    """guard.heal_history on Mistral's record of ``me``'s workflow (``me``: {id, name});
+    nothing is read when ``force`` is set."""
+    runs = [] if force else ended_runs(conn, me["name"], max(cooldown, heal_window))
+    return guard.heal_history(me["id"], runs, stack_refs, slots, cooldown, max_heals,
+                              heal_window, force)
 
 
 def _decide(connect, me, running, stack_refs, stale_after):
@@ -118,3 +147,17 @@ class ConcurrentRunsAction(OpenStackAction):
         connect = functools.lru_cache(maxsize=1)(lambda: self.connect(context))
         return readable(lambda: concurrent_runs(
             connect, self.me, self.running, self.stack_refs, self.stale_after))
+
+
+class HealHistoryAction(OpenStackAction):
+    """Say whether this run may heal now: the flapping limit and the cooldown, read from
+    Mistral's ended executions of the same workflow for the same stack."""
+
+    def __init__(self, me, stack_refs, slots=None, cooldown=guard.DEFAULT_COOLDOWN,
+                 max_heals=guard.DEFAULT_MAX_HEALS, heal_window=guard.DEFAULT_HEAL_WINDOW,
+                 force=False):
+        self.args = dict(me=me, stack_refs=stack_refs, slots=slots, cooldown=cooldown,
+                         max_heals=max_heals, heal_window=heal_window, force=force)
+
+    def run(self, context):
+        return readable(lambda: heal_history(self.connect(context), **self.args))

@@ -167,9 +167,12 @@ def alarm_payload(alarm_id, server_id, previous="ok", current="alarm"):
     }
 
 
-def asg_with_alarm(conn, stacks):
+def asg_with_alarm(conn, stacks, heal_options=None):
     template, files = example("asg_with_alarm.yaml", "member_server.yaml")
-    body = stacks.create(template, parameters={"size": 2}, files=files)
+    parameters = {"size": 2}
+    if heal_options:
+        parameters["heal_options"] = json.dumps(heal_options)
+    body = stacks.create(template, parameters=parameters, files=files)
     return body, members(conn, body["id"])
 
 
@@ -226,6 +229,34 @@ def test_an_alarm_about_a_server_of_no_member_is_ignored(conn, mistral, stacks, 
     assert changed(before, members(conn, body["id"])) == []
 
 
+def test_a_member_that_keeps_failing_ends_flapping_and_is_left_alone(conn, mistral, stacks,
+                                                                   pack_workflows):
+    """The alarm fires each time the member's new server fails again: after max_heals
+    replacements within heal_window the next alarm replaces nothing."""
+    limits = {"cooldown": 0, "max_heals": 2, "heal_window": 600}
+    body, before = asg_with_alarm(conn, stacks, heal_options=limits)
+    victim = sorted(before)[0]
+    aid, url = alarm_id(conn, body), alarm_url(conn, body)
+    statuses, heals = [], []
+    for _ in range(3):
+        current = members(conn, body["id"])
+        since = now()
+        post_alarm(url, alarm_payload(aid, current[victim]["servers"][0]))
+        run = wait_for_execution(mistral, since)[0]
+        execution, output = mistral.wait(run["ID"], timeout=600)
+        assert execution["State"] == "SUCCESS", execution["State info"]
+        statuses.append(output["report"]["status"])
+        heals.append(output["report"]["result"])
+    assert statuses == ["replaced", "replaced", "flapping"], statuses
+    held = heals[-1]
+    assert held["heals_in_window"] == {
+        victim: [heals[1]["execution_id"], heals[0]["execution_id"]]}
+    assert held["message"].startswith(
+        "Flapping, nothing changed: member %s was healed 2 times in the last 600 s" % victim)
+    assert "look at the application" in held["message"]
+    assert changed(current, members(conn, body["id"])) == []
+
+
 def test_two_simultaneous_firings_replace_one_member(conn, mistral, stacks, pack_workflows):
     body, before = asg_with_alarm(conn, stacks)
     victim = sorted(before)[0]
@@ -252,8 +283,8 @@ def test_two_simultaneous_firings_replace_one_member(conn, mistral, stacks, pack
 
 BAD_CONFIGURATIONS = [
     ({"operation": "reboot"}, "operation must be replace_member or failover_volume, not reboot."),
-    ({"options": {"count": 1, "force": True}},
-     "options force are not inputs of ha.v1.replace_member that ha.v1.on_alarm passes on"),
+    ({"options": {"count": 1, "forced": True}},
+     "options forced are not inputs of ha.v1.replace_member that ha.v1.on_alarm passes on"),
     ({"options": "fast"}, "options must be an object of extra inputs for ha.v1.replace_member"),
     ({"stack": None}, "No stack to heal: input stack is null and alarm"),
 ]

@@ -31,9 +31,11 @@ WORKFLOW = "ha.v1.failover_volume"
 
 
 def failover(mistral, volume_ids, **inputs):
-    """Run the workflow while a watcher checks no volume is ever on two servers."""
+    """Run the workflow while a watcher checks no volume is ever on two servers (cooldown
+    0 unless given: tests fail a pair over and back within a minute)."""
     with AttachmentWatcher(volume_ids):
-        execution, output = mistral.execute(WORKFLOW, dict({"poll_delay": 1}, **inputs),
+        execution, output = mistral.execute(WORKFLOW, dict({"poll_delay": 1, "cooldown": 0},
+                                                           **inputs),
                                             timeout=600)
     return execution, output.get("report", {})
 
@@ -101,9 +103,24 @@ def test_restore_gives_the_pair_a_new_standby_that_can_take_over(conn, admin_con
     assert after["stack_status"] == "UPDATE_COMPLETE"
     assert after["parameters"]["active"] == "server_b"
 
-    # The pair is whole again: the volume can fail back to the new server_a.
-    execution, report = failover(mistral, volume_ids, stack=body["stack_name"])
+    # A failback right away is held back by the cooldown: nothing moves.
+    updated = stack(conn, body["id"])["updated_time"]
+    execution, held = failover(mistral, volume_ids, stack=body["stack_name"], cooldown=600)
     assert execution["State"] == "SUCCESS", execution["State info"]
+    assert held["status"] == "cooldown", held
+    assert held["message"].startswith("Cooldown, nothing changed: execution %s healed this "
+                                      "stack " % report["execution_id"])
+    assert held["fencing"]["method"] == "none"
+    assert where(conn, volume_ids) == {volume_ids[0]: ("in-use", [b])}
+    assert server_status(conn, b) == "ACTIVE"
+    assert stack(conn, body["id"])["updated_time"] == updated
+
+    # The pair is whole again: the volume can fail back to the new server_a (force: the
+    # operator overrides the cooldown).
+    execution, report = failover(mistral, volume_ids, stack=body["stack_name"], cooldown=600,
+                                 force=True)
+    assert execution["State"] == "SUCCESS", execution["State info"]
+    assert report["status"] == "failed_over", report
     assert report["new_active"] == {"name": "server_a", "id": new_a}
     assert report["restored"] is None
     assert where(conn, volume_ids) == {volume_ids[0]: ("in-use", [new_a])}
@@ -153,6 +170,8 @@ BAD_INPUTS = [
     ({"dead_host_policy": "reboot"}, "dead_host_policy must be fail or delete_server, not reboot"),
     ({"stall_timeout": -1}, "stall_timeout must be a number of seconds > 0, not -1."),
     ({"timeout": "long"}, "timeout must be a number of seconds > 0, not 'long'."),
+    ({"max_heals": 0}, "max_heals must be a whole number >= 1"),
+    ({"heal_window": "1h"}, "heal_window must be a number of seconds > 0, not '1h'."),
 ]
 
 

@@ -29,7 +29,9 @@ def asg(conn, pack_workflows):
 
 
 def replace(mistral, **inputs):
-    execution, output = mistral.execute(WORKFLOW, inputs, timeout=600)
+    """Run the workflow; cooldown 0 unless given: this module heals one stack many times
+    a minute (the cooldown has its own tests)."""
+    execution, output = mistral.execute(WORKFLOW, dict({"cooldown": 0}, **inputs), timeout=600)
     return execution, output.get("report", {})
 
 
@@ -121,6 +123,31 @@ def test_a_server_of_another_stack_is_not_a_member_and_changes_nothing(conn, mis
     assert stack(conn, asg["id"])["updated_time"] == updated_before
 
 
+def test_cooldown_holds_a_second_heal_back_and_force_bypasses_it(conn, mistral, asg):
+    execution, first = replace(mistral, stack=asg["stack_name"], strategy="oldest")
+    assert first["status"] == "replaced", execution["State info"]
+    before = members(conn, asg["id"])
+    oldest = by_age(before)[0]
+
+    execution, held = replace(mistral, stack=asg["stack_name"], strategy="oldest",
+                              cooldown=600)
+    assert execution["State"] == "SUCCESS", execution["State info"]
+    assert held["status"] == "cooldown"
+    assert held["message"].startswith("Cooldown, nothing changed: execution %s healed this "
+                                      "stack " % first["execution_id"])
+    assert "or with force: true" in held["message"]
+    assert held["would_replace"] == [oldest]
+    assert held["last_heal"]["id"] == first["execution_id"]
+    assert changed(before, members(conn, asg["id"])) == []
+
+    execution, forced = replace(mistral, stack=asg["stack_name"], strategy="oldest",
+                                cooldown=600, force=True)
+    assert forced["status"] == "replaced", execution["State info"]
+    assert "force: true: the cooldown and the flapping limit were not applied." in forced[
+        "message"]
+    assert_replaced_exactly(before, members(conn, asg["id"]), forced, [oldest])
+
+
 def test_dry_run_changes_nothing(conn, mistral, asg):
     before = members(conn, asg["id"])
     updated_before = stack(conn, asg["id"])["updated_time"]
@@ -147,7 +174,8 @@ def test_count_two_replaces_in_batches_of_one(conn, mistral, asg):
 def test_two_executions_at_once_replace_exactly_one_server(conn, mistral, asg):
     before = members(conn, asg["id"])
     target = by_age(before)[1]
-    inputs = {"stack": asg["stack_name"], "strategy": "specific", "member": target}
+    inputs = {"stack": asg["stack_name"], "strategy": "specific", "member": target,
+              "cooldown": 0}
     first = mistral.start(WORKFLOW, inputs)
     second = mistral.start(WORKFLOW, inputs)
     results = [mistral.wait(ex_id, timeout=600) for ex_id in (first, second)]
@@ -164,6 +192,10 @@ def test_two_executions_at_once_replace_exactly_one_server(conn, mistral, asg):
     ({"strategy": "specific"}, "member"),
     ({"strategy": "oldest", "count": 5}, "count"),
     ({"strategy": "sideways"}, "sideways"),
+    ({"strategy": "oldest", "cooldown": -1},
+     "cooldown must be a number of seconds >= 0 (0: none), not -1."),
+    ({"strategy": "oldest", "max_heals": 0}, "max_heals must be a whole number >= 1"),
+    ({"strategy": "oldest", "force": "yes"}, "force must be true or false, not 'yes'."),
     ({"strategy": "oldest", "stall_timeout": 0},
      "stall_timeout must be a number of seconds > 0, not 0."),
     ({"strategy": "oldest", "stale_after": "soon"},

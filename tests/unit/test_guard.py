@@ -84,3 +84,88 @@ def test_bad_stale_after_is_a_clear_error(bad):
 def test_a_bad_time_is_a_clear_error():
     with pytest.raises(guard.GuardError, match="created_at 'yesterday' is not a time"):
         guard.concurrent_runs(ME, [run("a", "yesterday")], REFS, now=NOW)
+
+
+# --- cooldown and flapping limit ---------------------------------------------------------
+
+def ended(ex_id, updated_at, replaced=(), status="replaced", stack="web", also=()):
+    report = {"status": status, "replaced": [{"name": n} for n in replaced],
+              "also_replaced": [{"name": n} for n in also]}
+    return {"id": ex_id, "state": "SUCCESS", "updated_at": updated_at, "stack": stack,
+            "report": report}
+
+
+def history(runs, slots=("m-1",), **limits):
+    return guard.heal_history("m", runs, REFS, list(slots) if slots else None, now=NOW,
+                              **limits)
+
+
+def test_no_heal_in_the_window_lets_the_run_go_on():
+    got = history([ended("a", "2026-12-03 07:00:00", ["m-1"])], heal_window=3600)
+    assert got["status"] == "ok" and got["heals_in_window"] == {"m-1": []}
+    assert got["last_heal"] == {"id": "a", "ended_at": "2026-12-03 07:00:00", "ago_s": 7200}
+
+
+def test_a_heal_of_the_stack_within_the_cooldown_holds_the_run_back():
+    got = history([ended("a", "2026-12-03 08:59:20", ["m-2"])], cooldown=60)
+    assert got["status"] == "cooldown"
+    assert got["message"] == (
+        "Cooldown, nothing changed: execution a healed this stack 40 s ago (ended "
+        "2026-12-03 08:59:20 UTC) and the cooldown is 60 s. Run again in 20 s, or with "
+        "force: true.")
+
+
+def test_cooldown_zero_and_an_older_heal_do_not_hold_back():
+    runs = [ended("a", "2026-12-03 08:59:20", ["m-2"])]
+    assert history(runs, cooldown=0)["status"] == "ok"
+    assert history(runs, cooldown=30)["status"] == "ok"
+
+
+def test_the_same_member_healed_max_heals_times_in_the_window_is_flapping():
+    runs = [ended("a", "2026-12-03 08:40:00", ["m-1"]), ended("b", "2026-12-03 08:50:00", [],
+                                                              also=["m-1"]),
+            ended("c", "2026-12-03 08:55:00", ["m-2"])]
+    got = history(runs, max_heals=2, heal_window=1800, cooldown=0)
+    assert got["status"] == "flapping"
+    assert got["heals_in_window"] == {"m-1": ["b", "a"]}
+    assert got["message"].startswith(
+        "Flapping, nothing changed: member m-1 was healed 2 times in the last 1800 s "
+        "(executions b, a; max_heals is 2 per heal_window).")
+    assert "look at the application" in got["message"] and "force: true" in got["message"]
+    # Another member of the same stack is not flapping (but the cooldown still counts).
+    assert history(runs, slots=["m-3"], max_heals=2, cooldown=0)["status"] == "ok"
+
+
+def test_flapping_wins_over_the_cooldown_and_force_bypasses_both():
+    runs = [ended(x, "2026-12-03 08:59:%02d" % i, ["m-1"]) for i, x in enumerate("abc")]
+    assert history(runs, max_heals=3, cooldown=60)["status"] == "flapping"
+    forced = history(runs, max_heals=3, cooldown=60, force=True)
+    assert forced["status"] == "ok"
+    assert forced["message"] == ("force: true: the cooldown and the flapping limit were not "
+                                 "applied.")
+
+
+def test_failovers_count_for_the_stack_as_a_whole():
+    runs = [ended("a", "2026-12-03 08:30:00", status="failed_over"),
+            ended("b", "2026-12-03 08:45:00", status="failed_over"),
+            ended("c", "2026-12-03 08:50:00", status="already_active")]
+    got = history(runs, slots=None, max_heals=2, cooldown=0)
+    assert got["status"] == "flapping" and got["heals_in_window"] == {"the stack": ["b", "a"]}
+    assert "the stack was healed 2 times" in got["message"]
+
+
+@pytest.mark.parametrize("other", [
+    ended("x", "2026-12-03 08:59:50", [], status="failed"),         # replaced nothing
+    ended("x", "2026-12-03 08:59:50", [], status="already_healed"),
+    ended("x", "2026-12-03 08:59:50", ["m-1"], stack="other"),       # another stack
+    dict(ended("x", "2026-12-03 08:59:50", ["m-1"]), report=None),  # lost: no output
+    ended("m", "2026-12-03 08:59:50", ["m-1"]),                       # itself
+])
+def test_runs_that_healed_nothing_here_are_no_heals(other):
+    got = history([other], max_heals=1, cooldown=60)
+    assert got["status"] == "ok" and got["last_heal"] is None
+
+
+def test_a_failed_run_that_replaced_a_member_is_a_heal():
+    run_ = dict(ended("x", "2026-12-03 08:59:50", ["m-1"], status="failed"), state="ERROR")
+    assert history([run_], cooldown=60)["status"] == "cooldown"

@@ -34,3 +34,25 @@ def test_the_action_returns_the_plan_or_an_error_result():
     assert inputs.CheckFailoverRequestAction().run(None)["fence_polls"] == 60
     result = inputs.CheckFailoverRequestAction(stall_timeout="x").run(None)
     assert result.is_error() and "stall_timeout must be" in result.error
+
+
+@pytest.mark.parametrize("limits, message", [
+    ({"cooldown": -1}, "cooldown must be a number of seconds >= 0 (0: none), not -1."),
+    ({"cooldown": "1m"}, "cooldown must be a number of seconds >= 0 (0: none), not '1m'."),
+    ({"max_heals": 0}, "max_heals must be a whole number >= 1 (heals of one member or pair "
+                       "per heal_window), not 0."),
+    ({"max_heals": 2.5}, "max_heals must be a whole number >= 1"),
+    ({"heal_window": 0}, "heal_window must be a number of seconds > 0, not 0."),
+    ({"force": "yes"}, "force must be true or false, not 'yes'."),
+])
+def test_bad_heal_limits_say_what_to_give(limits, message):
+    with pytest.raises(inputs.InputError) as err:
+        inputs.check_heal_limits(**limits)
+    assert str(err.value).startswith(message)
+    with pytest.raises(inputs.InputError):
+        inputs.check_failover_request(**limits)
+
+
+def test_heal_limits_defaults_and_zero_cooldown_are_fine():
+    inputs.check_heal_limits()
+    inputs.check_heal_limits(cooldown=0, max_heals=1, heal_window=1, force=True)

@@ -113,3 +113,32 @@ def test_an_unblocked_run_looks_again_after_a_pause(rivals, older):
     assert all(q["workflow_name"] == [ME["name"]] for q in asked)
     if older:
         assert "the older execution(s) a-first" in got["message"]
+
+
+def test_heal_history_reads_the_ended_runs_of_the_workflow_with_their_reports():
+    now = datetime.datetime(2026, 12, 3, 9, 0, 0, tzinfo=datetime.timezone.utc)
+    report = {"status": "replaced", "replaced": [{"name": "m-1"}]}
+    with requests_mock.Mocker() as mocker:
+        mocker.get("%s/executions" % MISTRAL, json={"executions": [
+            {"id": "a", "state": "SUCCESS", "updated_at": "2026-12-03 08:59:30",
+             "input": json.dumps({"stack": "pair"}), "output": json.dumps({"report": report})},
+            {"id": "b", "state": "ERROR", "updated_at": "2026-12-03 08:59:40",
+             "input": json.dumps({"stack": "pair"}), "output": ""}]})
+        runs = wf.ended_runs(make_connection(), "ha.v1.replace_member", 3600, now=now)
+        query = mocker.request_history[0].qs
+    assert runs == [
+        {"id": "a", "state": "SUCCESS", "updated_at": "2026-12-03 08:59:30", "stack": "pair",
+         "report": report},
+        {"id": "b", "state": "ERROR", "updated_at": "2026-12-03 08:59:40", "stack": "pair",
+         "report": None}]
+    assert query["workflow_name"] == ["ha.v1.replace_member"]
+    assert query["updated_at"] == ["gte:2026-12-03 08:00:00"]
+    assert query["state"] == ["in:success,error"]  # requests_mock lower-cases the query
+    assert query["include_output"] == ["true"]
+
+
+def test_forced_heal_history_reads_nothing():
+    with requests_mock.Mocker() as mocker:
+        got = wf.heal_history(make_connection(), ME, ["pair"], force=True)
+        assert mocker.request_history == []
+    assert got["status"] == "ok" and "force: true" in got["message"]
