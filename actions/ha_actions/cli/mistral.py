@@ -1,8 +1,13 @@
 """The few Mistral v2 REST calls the CLI makes, on a keystoneauth session."""
 
 import json
+import time
 
+from keystoneauth1 import exceptions as ks_exceptions
 from osc_lib import exceptions
+
+# A GET Mistral cannot answer (restarting: refused, 5xx) is tried again this long.
+GET_PATIENCE_S = 60
 
 
 class MistralError(exceptions.CommandError):
@@ -23,7 +28,17 @@ class Client:
         self.session, self.endpoint = session, endpoint.rstrip("/")
 
     def _request(self, method, path, what, ok=(200,), **kwargs):
-        resp = self.session.request(self.endpoint + path, method, raise_exc=False, **kwargs)
+        deadline = time.time() + (GET_PATIENCE_S if method == "GET" else 0)
+        while True:
+            try:
+                resp = self.session.request(self.endpoint + path, method, raise_exc=False,
+                                            **kwargs)
+                if resp.status_code < 500 or time.time() > deadline:
+                    break
+            except ks_exceptions.ConnectFailure:
+                if time.time() > deadline:
+                    raise
+            time.sleep(2)
         if resp.status_code not in ok:
             try:
                 detail = resp.json().get("faultstring") or resp.text

@@ -4,13 +4,13 @@
 import json
 import os
 import re
-import urllib.parse
 from importlib import metadata
 
 import yaml
 from osc_lib import exceptions
 from osc_lib.command import command
 
+import ha_actions
 from ha_actions import version
 
 TAG_PREFIX = "ha-actions-"
@@ -23,21 +23,23 @@ PROBE_INPUT = {"alarm_id": "ha-pack-install-probe", "alarm_name": "probe", "seve
 
 
 def _editable_root(dist):
-    """The source tree of an editable install (PEP 610 direct_url.json), or None."""
+    """The source tree of an editable install (which installs no data files: its package
+    is the tree's actions/ha_actions), or None for a regular install."""
     try:
         direct = json.loads(dist.read_text("direct_url.json") or "{}")
     except ValueError:
+        direct = {}
+    editable = direct.get("dir_info", {}).get("editable") or any(
+        p.name.startswith("__editable__") for p in dist.files or ())
+    if not editable:
         return None
-    url = direct.get("url", "")
-    if direct.get("dir_info", {}).get("editable") and url.startswith("file://"):
-        return urllib.parse.unquote(urllib.parse.urlparse(url).path)
-    return None
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(ha_actions.__file__))))
 
 
 def workflow_dir(dist=None):
     """The directory holding the installed package's workflows: setup.cfg's data_files
     (share/ha-actions/workflows, listed in the package's RECORD) or, for an editable
-    install (which installs no data files), workflows/ of the tree it was installed from."""
+    install, workflows/ of the tree it was installed from."""
     dist = dist or metadata.distribution(version.DIST)
     for path in dist.files or ():
         if path.parts[-4:-1] == DATA_DIR and path.name.endswith(".yaml"):
