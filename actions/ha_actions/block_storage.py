@@ -65,6 +65,41 @@ def volume_statuses(conn, volume_ids, expect=None, server_id=None):
     }
 
 
+def plan_initial_attach(vols, server_id):
+    """Which volumes to attach to a pair's first active server (pure).
+
+    ``vols``: volume_status() of each. Available ones are attached; ones on the server
+    already are left; one held by another server or in any other state is a
+    FailoverError (nothing is attached: the workflow never moves a volume at create).
+    Returns ``{"status": attach | already_attached, "to_attach": [ids], "message"}``.
+    """
+    if not vols:
+        raise FailoverError("No volume to attach: give the pair's volume ids (e.g. "
+                            "{get_attr: [volumes, refs]}).")
+    wrong = ["%s (%s%s)" % (v["id"], v["status"], " on " + ", ".join(v["attached_to"])
+                            if v["attached_to"] else "")
+             for v in vols
+             if not (v["status"] == "available" and not v["attached_to"])
+             and not _as_expected(v, "in-use", server_id)]
+    if wrong:
+        raise FailoverError(
+            "Not attaching anything to %s: volume(s) %s are neither available nor on it. A "
+            "volume on another server is moved only by ha.v1.failover_volume; one in "
+            "another state needs Cinder's attention first." % (server_id, ", ".join(wrong)))
+    to_attach = [v["id"] for v in vols if v["status"] == "available"]
+    if not to_attach:
+        return {"status": "already_attached", "to_attach": [],
+                "message": "Every volume is on %s already: nothing to do." % server_id}
+    return {"status": "attach", "to_attach": to_attach,
+            "message": "Attaching %s to %s." % (", ".join(to_attach), server_id)}
+
+
+def initial_attach_plan(conn, server_id, volume_ids):
+    """plan_initial_attach on the volumes' state in Cinder now."""
+    return plan_initial_attach(
+        [volume_status(conn, vid) for vid in dict.fromkeys(volume_ids or ())], server_id)
+
+
 def _as_expected(vol, expect, server_id):
     if vol["status"] != expect:
         return False
@@ -262,3 +297,16 @@ class FailoverStateAction(OpenStackAction):
     def run(self, context):
         return readable(lambda: failover_state(
             self.connect(context), self.stack, self.standby, self.parameter, self.failed))
+
+
+class InitialAttachPlanAction(OpenStackAction):
+    """Say which of a new pair's volumes to attach to its active server (ha.v1.attach_pair);
+    refuse when one is elsewhere."""
+
+    def __init__(self, server_id, volume_ids):
+        self.server_id = server_id
+        self.volume_ids = volume_ids
+
+    def run(self, context):
+        return readable(lambda: initial_attach_plan(
+            self.connect(context), self.server_id, self.volume_ids))

@@ -5,6 +5,7 @@ dead-host test stops the nova-compute service of the active's host (tools/devclo
 stop) and always starts it again, waiting until Nova sees it up.
 """
 
+import json
 import os
 import subprocess
 import time
@@ -42,6 +43,30 @@ def failover(mistral, volume_ids, **inputs):
 
 def where(conn, volume_ids):
     return {vid: volume_servers(conn, vid) for vid in volume_ids}
+
+
+def test_the_pair_deploys_whole_and_a_no_change_update_moves_nothing(conn, mistral, stacks,
+                                                                   pack_workflows):
+    """Stack create alone attaches the volumes to the server 'active' names (its
+    OS::Mistral::ExternalResource runs ha.v1.attach_pair once); updates run nothing."""
+    body, servers, volume_ids = create_pair(conn, stacks, volume_count=2, active="server_b")
+    b = servers["server_b"]
+    assert where(conn, volume_ids) == {vid: ("in-use", [b]) for vid in volume_ids}
+    url = "/stacks/%s/%s/resources/initial_attachment" % (body["stack_name"], body["id"])
+    resource = conn.orchestration.get(url, params={"with_attr": "output"}).json()["resource"]
+    assert resource["resource_status"] == "CREATE_COMPLETE"
+    report = json.loads(resource["attributes"]["output"])["report"]
+    assert report["status"] == "attached" and report["server"] == b
+    assert report["volumes"] == {vid: [b] for vid in volume_ids}
+    execution = mistral.json("execution-get", resource["physical_resource_id"])
+    assert execution["Workflow name"] == "ha.v1.attach_pair"
+    assert execution["State"] == "SUCCESS"
+
+    patch_and_wait(conn, stack(conn, body["id"]), {})
+    assert where(conn, volume_ids) == {vid: ("in-use", [b]) for vid in volume_ids}
+    after = conn.orchestration.get(url).json()["resource"]
+    assert after["physical_resource_id"] == resource["physical_resource_id"]  # no new run
+    assert server_status(conn, servers["server_a"]) == "ACTIVE"
 
 
 def test_failover_moves_the_volume_and_heat_keeps_it_there(conn, mistral, stacks,

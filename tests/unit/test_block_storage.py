@@ -237,3 +237,37 @@ def test_actions_are_readable(monkeypatch, api):
             json={"computeFault": {"code": 503, "message": "Service Unavailable"}})
     bad = bs.VolumeStatusesAction([VOLS[1]]).run(None)
     assert bad.is_error() and TOKEN not in bad.error
+
+
+# --- the first attachment of a new pair (ha.v1.attach_pair) ------------------------------
+
+def vol(vid, status="available", on=()):
+    return {"id": vid, "name": None, "status": status, "attached_to": list(on)}
+
+
+def test_initial_attach_attaches_the_available_volumes_and_leaves_the_ones_there():
+    got = bs.plan_initial_attach([vol("v1"), vol("v2", "in-use", ["srv-a"])], "srv-a")
+    assert got == {"status": "attach", "to_attach": ["v1"], "message": "Attaching v1 to srv-a."}
+
+
+def test_initial_attach_with_every_volume_there_does_nothing():
+    got = bs.plan_initial_attach([vol("v1", "in-use", ["srv-a"])], "srv-a")
+    assert got["status"] == "already_attached" and got["to_attach"] == []
+
+
+@pytest.mark.parametrize("vols, shown", [
+    ([vol("v1"), vol("v2", "in-use", ["srv-b"])], "v2 (in-use on srv-b)"),
+    ([vol("v1", "error")], "v1 (error)"),
+    ([vol("v1", "attaching")], "v1 (attaching)"),
+])
+def test_initial_attach_refuses_a_volume_elsewhere_and_attaches_nothing(vols, shown):
+    with pytest.raises(bs.FailoverError) as err:
+        bs.plan_initial_attach(vols, "srv-a")
+    assert str(err.value).startswith(
+        "Not attaching anything to srv-a: volume(s) %s are neither available nor on it." % shown)
+    assert "moved only by ha.v1.failover_volume" in str(err.value)
+
+
+def test_initial_attach_without_volumes_says_what_to_give():
+    with pytest.raises(bs.FailoverError, match="No volume to attach"):
+        bs.plan_initial_attach([], "srv-a")
