@@ -1,0 +1,167 @@
+"""``openstack ha`` (the pack's OSC plugin): the real ``openstack`` entry point of this
+venv, run in a subprocess as the member user."""
+
+import json
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+
+import pytest
+from devcloud_fixtures import StackFactory, cli_env
+from groups import changed, example, members, patch_and_wait
+
+from ha_actions import version
+from ha_actions.cli import pack
+
+pytestmark = pytest.mark.functional
+SUB_WORKFLOWS = (": ha.v1.replace_member_batch.", ": ha.v1.update_stack.")
+OPENSTACK = os.path.join(os.path.dirname(sys.executable), "openstack")
+
+
+class OSC:
+    """The ``openstack`` command as the member user."""
+
+    def __init__(self, devcloud):
+        self.env = cli_env(devcloud)
+
+    def run(self, *args, timeout=600):
+        return subprocess.run([OPENSTACK, *args], env=self.env, capture_output=True,
+                              text=True, timeout=timeout)
+
+    def ok(self, *args):
+        proc = self.run(*args)
+        assert proc.returncode == 0, "openstack %s: %s" % (" ".join(args), proc.stderr[-2000:])
+        return proc
+
+    def json(self, *args):
+        return json.loads(self.ok(*args, "-f", "json").stdout)
+
+    def run_tty(self, *args, timeout=600):
+        """Run under a pseudo terminal (stdout and stderr on it); (exit code, output)."""
+        primary, secondary = pty.openpty()
+        proc = subprocess.Popen([OPENSTACK, *args], env=self.env, stdin=secondary,
+                                stdout=secondary, stderr=secondary, close_fds=True)
+        os.close(secondary)
+        out, deadline = b"", time.time() + timeout
+        while time.time() < deadline:
+            ready, _, _ = select.select([primary], [], [], 1)
+            if ready:
+                try:
+                    chunk = os.read(primary, 4096)
+                except OSError:  # EIO: the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            elif proc.poll() is not None:
+                break
+        os.close(primary)
+        return proc.wait(timeout=30), out.decode(errors="replace")
+
+
+@pytest.fixture(scope="module")
+def osc(devcloud):
+    return OSC(devcloud)
+
+
+@pytest.fixture(scope="module")
+def installed(osc, devcloud):
+    """The pack installed with ``openstack ha pack install --update``; its rows."""
+    return osc.json("ha", "pack", "install", "--update")
+
+
+@pytest.fixture(scope="module")
+def asg(conn, installed):
+    """An ASG of 2 servers created a second apart (so one is the oldest)."""
+    factory = StackFactory(conn)
+    try:
+        template, files = example("asg_of_servers.yaml", "member_server.yaml")
+        body = factory.create(template, parameters={"size": 1}, files=files)
+        time.sleep(1.1)  # creation_time has one-second resolution
+        yield patch_and_wait(conn, body, {"size": 2})
+    finally:
+        factory.cleanup()
+
+
+def test_pack_install_tags_every_workflow_and_show_says_so(osc, installed):
+    tag = "ha-actions-" + version.pack_version()
+    names = sorted(n for t in pack.workflow_files().values() for n in pack.workflow_names(t))
+    assert sorted(r["Workflow"] for r in installed) == names
+    assert {r["Tag"] for r in installed} == {tag}
+    shown = {r["Workflow"]: r for r in osc.json("ha", "pack", "show")}
+    assert sorted(shown) == names
+    for row in shown.values():
+        assert row["Installed"] == row["In Mistral"] == version.pack_version(), row
+
+
+def test_newer_workflows_in_mistral_are_refused_and_left_alone(osc, installed, mistral,
+                                                              tmp_path):
+    text = pack.workflow_files()["update_stack.yaml"]
+    newer = tmp_path / "update_stack.yaml"
+    newer.write_text(pack.tagged(text, "99.0.0"))
+    current = tmp_path / "current.yaml"
+    current.write_text(pack.tagged(text, version.pack_version()))
+    mistral.upload(str(newer))
+    try:
+        proc = osc.run("ha", "pack", "install", "--update")
+        assert proc.returncode == 1, proc.stderr
+        assert "newer" in proc.stderr and "ha.v1.update_stack 99.0.0" in proc.stderr
+        assert "Nothing was uploaded" in proc.stderr
+        shown = {r["Workflow"]: r for r in osc.json("ha", "pack", "show")}
+        assert shown["ha.v1.update_stack"]["In Mistral"] == "99.0.0"
+    finally:
+        mistral.upload(str(current))
+    shown = {r["Workflow"]: r for r in osc.json("ha", "pack", "show")}
+    assert shown["ha.v1.update_stack"]["In Mistral"] == version.pack_version()
+
+
+def test_member_replace_wait_heals_the_oldest_and_reports_it(conn, osc, asg):
+    before = members(conn, asg["id"])
+    oldest = min(before, key=lambda n: before[n]["creation_time"])
+    proc = osc.run("ha", "member", "replace", asg["stack_name"], "--strategy", "oldest",
+                   "--force", "--wait", "-f", "json")
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout)
+    assert got["execution_state"] == "SUCCESS" and got["status"] == "replaced", got
+    assert [r["name"] for r in got["replaced"]] == [oldest]
+    assert changed(before, members(conn, asg["id"])) == [oldest]
+    # not a TTY: plain lines, one per running task, the last one the end state
+    lines = proc.stderr.strip().splitlines()
+    assert "\r" not in proc.stderr and len(lines) >= 3, proc.stderr
+    assert all(line.startswith(got["execution_id"]) for line in lines), lines
+    # the tasks of the sub-workflows (the batch, the stack update) are followed too
+    assert any(sub in line for line in lines for sub in SUB_WORKFLOWS), lines
+    assert lines[-1].split()[1] == "SUCCESS"
+    # execution show / list tell the same
+    shown = osc.json("ha", "execution", "show", got["execution_id"])
+    assert shown["status"] == "replaced" and shown["replaced"] == got["replaced"]
+    rows = osc.json("ha", "execution", "list", "--stack", asg["stack_name"])
+    assert [(r["ID"], r["Status"]) for r in rows] == [(got["execution_id"], "replaced")]
+
+
+def test_member_replace_wait_on_a_tty_updates_one_line(conn, osc, asg):
+    before = members(conn, asg["id"])
+    code, out = osc.run_tty("ha", "member", "replace", asg["stack_name"], "--strategy",
+                            "newest", "--force", "--wait", "-c", "status", "-c", "replaced")
+    assert code == 0, out
+    progress = out[:out.index("+")]  # the table starts with its border
+    assert progress.count("\r") >= 3 and progress.count("\n") <= 2, repr(progress)
+    assert any(sub in progress for sub in SUB_WORKFLOWS) and "| replaced" in out
+    assert len(changed(before, members(conn, asg["id"]))) == 1
+
+
+def test_a_failed_run_exits_non_zero_and_says_why(osc, installed):
+    proc = osc.run("ha", "member", "replace", "no-such-stack-ft", "--wait", "-f", "json")
+    assert proc.returncode == 1, proc.stderr
+    got = json.loads(proc.stdout)
+    assert got["execution_state"] == "ERROR" and got["status"] == "failed"
+    assert "no-such-stack-ft" in got["error"], got
+
+
+def test_member_without_specific_strategy_is_refused_before_anything_starts(osc, installed):
+    proc = osc.run("ha", "member", "replace", "any", "--strategy", "oldest", "--member", "x")
+    assert proc.returncode == 1
+    assert "--member goes with --strategy specific" in proc.stderr
