@@ -2,7 +2,10 @@
 
 Deploys examples/asg_of_servers.yaml as the member user, breaks one member's
 server (admin reset-state to ERROR), runs ha.v1.replace_member with strategy
-'failed' through the mistral CLI, and prints the members before and after.
+'failed' through the mistral CLI, and prints the members before and after. Then
+the same with the pack's OpenStackClient plugin: ``openstack ha pack install``,
+another member broken, ``openstack ha member replace ha-demo --wait`` (its live
+progress and report).
 """
 
 import json
@@ -21,9 +24,13 @@ def say(text):
     print("demo: %s" % text, flush=True)
 
 
+def venv_bin(name):
+    """A command of the venv this demo runs in (tools/demo: the devcloud's)."""
+    return os.path.join(os.path.dirname(sys.executable), name)
+
+
 def mistral(*args):
-    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "mistral"), *args],
-                          capture_output=True, text=True)
+    proc = subprocess.run([venv_bin("mistral"), *args], capture_output=True, text=True)
     if proc.returncode != 0 and "workflow-create" not in args:
         sys.exit("demo: mistral %s failed: %s" % (args[0], proc.stderr[-1500:]))
     return proc
@@ -85,6 +92,35 @@ def table(title, rows):
     print()
 
 
+def break_member(conn, admin, stack_id, index):
+    """Put the server of the index-th oldest member into ERROR; the members before."""
+    rows = member_rows(conn, stack_id)
+    victim = rows[index]
+    say("breaking member %s: its server %s goes to ERROR (admin reset-state)"
+        % (victim[0], victim[2]))
+    admin.compute.reset_server_state(victim[2], "error")
+    return member_rows(conn, stack_id)
+
+
+def openstack_ha(*args):
+    """Run ``openstack ha ...`` with its output (progress, report) on the terminal."""
+    say("openstack ha %s" % " ".join(args))
+    code = subprocess.run([venv_bin("openstack"), "ha", *args]).returncode
+    if code != 0:
+        sys.exit("demo: openstack ha %s exited %d" % (args[0], code))
+
+
+def heal_with_the_cli(conn, admin, stack_id):
+    """The same heal with the pack's OpenStackClient plugin."""
+    say("now with the openstack CLI plugin of the pack")
+    openstack_ha("pack", "install", "--update")
+    table("Before", break_member(conn, admin, stack_id, 0))
+    # --force: the first heal just ended, within the cooldown (60 s)
+    openstack_ha("member", "replace", STACK, "--reason", "demo: server in ERROR", "--force",
+                 "--wait")
+    table("After", member_rows(conn, stack_id))
+
+
 def main():
     conn = openstack.connect(cloud="devcloud")
     admin = openstack.connect(cloud="devcloud-admin")
@@ -94,13 +130,7 @@ def main():
             mistral("workflow-update", full)
     say("uploaded the pack's workflows with 'mistral workflow-create' (member user)")
     body = deploy(conn)
-    before = member_rows(conn, body["id"])
-    victim = before[1]
-    say("breaking member %s: its server %s goes to ERROR (admin reset-state)"
-        % (victim[0], victim[2]))
-    admin.compute.reset_server_state(victim[2], "error")
-    before = member_rows(conn, body["id"])
-    table("Before", before)
+    table("Before", break_member(conn, admin, body["id"], 1))
     request = {"stack": STACK, "strategy": "failed", "reason": "demo: server in ERROR"}
     say("mistral execution-create ha.v1.replace_member '%s'" % json.dumps(request))
     ex_id = json.loads(mistral("execution-create", "ha.v1.replace_member", json.dumps(request),
@@ -117,11 +147,14 @@ def main():
         sys.exit("demo: the workflow failed: %s" % ex["State info"])
     print(json.dumps(report, indent=2))
     table("After", member_rows(conn, body["id"]))
+    heal_with_the_cli(conn, admin, body["id"])
     print("""Explore:  source .devcloud/demo-openrc.sh
           openstack stack resource list -n 2 %(s)s
           mistral execution-list; mistral execution-get-output %(e)s
+          openstack ha execution list --stack %(s)s; openstack ha pack show
 Run it yourself, e.g. replace the oldest member:
           mistral execution-create ha.v1.replace_member '{"stack": "%(s)s", "strategy": "oldest"}'
+          openstack ha member replace %(s)s --strategy oldest --force --wait
 Tear down: openstack stack delete -y %(s)s; tools/devcloud down""" % {"s": STACK, "e": ex_id})
 
 
