@@ -270,18 +270,22 @@ def group_history(conn, group, physical_id, max_stacks=MAX_HISTORY_STACKS):
                 and event.get("resource_type") not in SERVER_TYPES:
             seen.add(pid)
             stacks.append(pid)
-    member_events = {}
+    member_events, unread = {}, 0
     direct = any(e.get("physical_resource_id") == physical_id for e in events)
     for stack_id in [] if direct else stacks[:max_stacks]:
         try:
             body = get_stack(conn, stack_id)
-        except StackNotFound:  # not a stack: a member resource of another type
+        except StackNotFound:
+            # A name (Heat's id of a nested stack before it is created) or a member of
+            # another type; a uuid Heat does not show now may be a member stack whose
+            # record we cannot read: then "never a member" cannot be proven.
+            unread += bool(selection.UUID_RE.match(stack_id))
             continue
         member_events[stack_id] = list_events(conn, stack_ref(body))
         if any(e.get("physical_resource_id") == physical_id for e in member_events[stack_id]):
             break
     return selection.member_history(physical_id, group["name"], events, member_events,
-                                    complete=len(stacks) <= max_stacks)
+                                    complete=len(stacks) <= max_stacks and not unread)
 
 
 def mark_unhealthy(conn, ref, resource, reason=None):

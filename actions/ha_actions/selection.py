@@ -252,7 +252,8 @@ def member_history(physical_id, group_name, group_events, member_events, complet
     if not complete:
         return {"status": "already_healed", "former_member": None, "last_seen": None,
                 "message": "No member of group '%s' has %s now; Heat's events were not all "
-                "read (too many former members), so it may have been replaced already."
+                "read (too many former members, or one Heat does not show now), so it may have "
+                "been replaced already."
                 % (group_name, physical_id)}
     return {"status": "not_a_member", "former_member": None, "last_seen": None,
             "message": "%s is not a member of group '%s' and never was (Heat's events of the "

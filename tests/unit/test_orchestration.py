@@ -561,3 +561,11 @@ class TestGroupHistory:
         self.mock(heat, SERVER_2)
         got = orch.group_history(conn, self.GROUP, SERVER_1, max_stacks=0)
         assert got["status"] == "already_healed" and got["former_member"] is None
+
+    def test_a_member_stack_heat_does_not_show_never_claims_a_stranger(self, conn, heat):
+        self.mock(heat, SERVER_2)
+        heat.get("%s/stacks/%s" % (HEAT, self.OLD_MEMBER[1]),
+                 **heat_error(404, "Not Found", "The Stack could not be found."))
+        got = orch.group_history(conn, self.GROUP, SERVER_1)
+        assert got["status"] == "already_healed" and got["former_member"] is None
+        assert "or one Heat does not show now" in got["message"]
