@@ -11,7 +11,7 @@ import time
 
 import pytest
 from devcloud_fixtures import StackFactory, cli_env
-from groups import changed, example, members, patch_and_wait
+from groups import changed, create_pair, example, members, patch_and_wait, volume_servers
 
 from ha_actions import version
 from ha_actions.cli import pack
@@ -165,3 +165,25 @@ def test_member_without_specific_strategy_is_refused_before_anything_starts(osc,
     proc = osc.run("ha", "member", "replace", "any", "--strategy", "oldest", "--member", "x")
     assert proc.returncode == 1
     assert "--member goes with --strategy specific" in proc.stderr
+
+
+def test_volume_failover_wait_moves_the_volume_and_again_is_refused_by_the_cooldown(
+        conn, osc, installed, stacks):
+    body, servers, volume_ids = create_pair(conn, stacks)
+    proc = osc.run("ha", "volume", "failover", body["stack_name"], "--restore", "--wait", "-f",
+                   "json")
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout)
+    assert got["execution_state"] == "SUCCESS" and got["status"] == "failed_over", got
+    assert got["new_active"] == {"name": "server_b", "id": servers["server_b"]}
+    assert volume_servers(conn, volume_ids[0]) == ("in-use", [servers["server_b"]])
+    assert got["restored"]["status"] == "ACTIVE"  # the pair is whole: it could fail back
+    # Straight back: the cooldown holds it (exit 1, nothing moved) unless --allow-skipped.
+    proc = osc.run("ha", "volume", "failover", body["stack_name"], "--wait", "-f", "json")
+    assert proc.returncode == 1, proc.stderr
+    held = json.loads(proc.stdout)
+    assert held["status"] == "cooldown" and "Cooldown, nothing changed" in held["message"]
+    assert volume_servers(conn, volume_ids[0]) == ("in-use", [servers["server_b"]])
+    proc = osc.run("ha", "volume", "failover", body["stack_name"], "--wait", "--allow-skipped",
+                   "-f", "json")
+    assert proc.returncode == 0 and json.loads(proc.stdout)["status"] == "cooldown"
