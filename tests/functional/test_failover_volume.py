@@ -16,7 +16,6 @@ from groups import (
     COMPUTE_SERVICES,
     AttachmentWatcher,
     create_pair,
-    example,
     patch_and_wait,
     server_host,
     server_status,
@@ -216,10 +215,12 @@ def test_bad_input_fails_clearly_and_changes_nothing(conn, mistral, stacks, pack
 
 def test_volume_held_by_no_server_fails_clearly_and_changes_nothing(conn, mistral, stacks,
                                                                    pack_workflows):
-    template, _ = example("failover_pair.yaml")
-    body = stacks.create(template, parameters={"heal_on_alarm": False})
+    body, servers, volume_ids = create_pair(conn, stacks)
     outputs = stack_outputs(conn, body["id"])
-    volume_ids = outputs["volume_ids"]
+    # Someone detached it by hand (the example attaches it at create).
+    conn.compute.delete("/servers/%s/os-volume_attachments/%s" % (servers["server_a"],
+                                                                 volume_ids[0]))
+    wait_volume(conn, volume_ids[0], "available")
 
     execution, report = failover(mistral, volume_ids, stack=body["stack_name"])
     assert execution["State"] == "ERROR"
