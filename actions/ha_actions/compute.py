@@ -6,7 +6,8 @@ Connection and plain values and return plain dicts.
 
 from openstack import exceptions as sdk_exceptions
 
-from ha_actions.connection import OpenStackAction, readable
+from ha_actions import workflow
+from ha_actions.connection import OpenStackAction, OperatorError, readable
 
 NOT_FOUND = "NOT_FOUND"
 
@@ -129,6 +130,66 @@ def delete_server(conn, server_id):
     return {"server_id": server_id, "result": "deleting"}
 
 
+# dead_host_policy force_down: os-services by uuid and ``forced_down`` in the PUT body
+# (nova/api/openstack/compute/services.py, microversion 2.53). Admin-only by default.
+SERVICES_MICROVERSION = "2.53"
+
+
+def check_force_down_allowed(conn, fencing_hook):
+    """OperatorError unless the caller may see (and so, by Nova's default policy, force
+    down) compute services and the fencing hook workflow exists. Reads only."""
+    resp = conn.compute.get("/os-services", params={"binary": "nova-compute"},
+                            microversion=SERVICES_MICROVERSION)
+    if resp.status_code in (401, 403):
+        raise OperatorError(
+            "dead_host_policy force_down needs an admin: marking a nova-compute service "
+            "forced_down is admin-only, and Nova refused to list the compute services to "
+            "this caller (HTTP %d). Nothing was changed. Run it as an admin, or use "
+            "dead_host_policy delete_server, which works as a member." % resp.status_code)
+    sdk_exceptions.raise_from_response(resp)
+    if not workflow.workflow_exists(conn, fencing_hook):
+        raise OperatorError(
+            "fencing_hook %s is not a workflow Mistral knows (create it first: it gets "
+            "{stack, server_id, host}, powers the host off out of band and returns "
+            "fenced: true). Nothing was changed." % fencing_hook)
+    return {"result": "allowed", "fencing_hook": fencing_hook}
+
+
+def hook_confirmed_off(hook_output):
+    """The fencing hook's output says the host is off: ``fenced`` is exactly true."""
+    return isinstance(hook_output, dict) and hook_output.get("fenced") is True
+
+
+def force_down_host(conn, host, fencing_hook, hook_output):
+    """Mark the nova-compute service on ``host`` forced_down, only after the fencing hook
+    confirmed the host is off. ``{host, service_id, result}``."""
+    if not host:
+        raise OperatorError(
+            "The old active's compute host is not known (Nova did not show it), so its "
+            "service cannot be forced down. The volumes were NOT moved.")
+    if not hook_confirmed_off(hook_output):
+        raise OperatorError(
+            "The fencing hook %s did not confirm that host %s is off (its output: %s; "
+            "fenced: true is needed). The compute service was not forced down and the "
+            "volumes were NOT moved. Make sure the host is powered off, then run again."
+            % (fencing_hook, host, str(hook_output)[:200]))
+    resp = conn.compute.get("/os-services", params={"binary": "nova-compute", "host": host},
+                            microversion=SERVICES_MICROVERSION)
+    sdk_exceptions.raise_from_response(resp)
+    services = resp.json().get("services", [])
+    if len(services) != 1:
+        raise OperatorError("Nova shows %d nova-compute services on host %s, not one: "
+                            "nothing was forced down and the volumes were NOT moved."
+                            % (len(services), host))
+    service = services[0]
+    if service.get("forced_down"):
+        return {"host": host, "service_id": service["id"], "result": "already_forced_down"}
+    resp = conn.compute.put("/os-services/%s" % service["id"], json={"forced_down": True},
+                            microversion=SERVICES_MICROVERSION)
+    sdk_exceptions.raise_from_response(resp)
+    return {"host": host, "service_id": service["id"], "result": "forced_down"}
+
+
 def attached_volume_ids(conn, server_id):
     """Ids of the volumes Nova shows attached to a server."""
     resp = conn.compute.get("/servers/%s/os-volume_attachments" % server_id)
@@ -213,6 +274,32 @@ class DeleteServerAction(OpenStackAction):
 
     def run(self, context):
         return readable(lambda: delete_server(self.connect(context), self.server_id))
+
+
+class CheckForceDownAction(OpenStackAction):
+    """Refuse dead_host_policy force_down before anything changes: not an admin, or no
+    such fencing hook workflow."""
+
+    def __init__(self, fencing_hook):
+        self.fencing_hook = fencing_hook
+
+    def run(self, context):
+        return readable(lambda: check_force_down_allowed(self.connect(context),
+                                                         self.fencing_hook))
+
+
+class ForceDownHostAction(OpenStackAction):
+    """Mark a dead host's nova-compute service forced_down once the fencing hook confirmed
+    it is off (then Nova deletes its servers locally, at once)."""
+
+    def __init__(self, host, fencing_hook, hook_output):
+        self.host = host
+        self.fencing_hook = fencing_hook
+        self.hook_output = hook_output
+
+    def run(self, context):
+        return readable(lambda: force_down_host(self.connect(context), self.host,
+                                                self.fencing_hook, self.hook_output))
 
 
 class DetachVolumesAction(OpenStackAction):

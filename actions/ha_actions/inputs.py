@@ -5,7 +5,7 @@ from mistral_lib import actions
 
 from ha_actions.connection import OperatorError, readable
 
-FAILOVER_DEAD_HOST_POLICIES = ("fail", "delete_server")
+FAILOVER_DEAD_HOST_POLICIES = ("fail", "delete_server", "force_down")
 
 
 class InputError(OperatorError, ValueError):
@@ -38,13 +38,32 @@ def polling_plan(timeout, poll_delay):
     return {"poll_delay": delay, "polls": max(1, -(-int(timeout) // delay))}
 
 
+def check_fencing_hook(dead_host_policy, fencing_hook):
+    """force_down needs a fencing hook workflow; no other policy takes one."""
+    given = fencing_hook not in (None, "", "none")
+    if dead_host_policy == "force_down" and not given:
+        raise InputError(
+            "dead_host_policy force_down needs fencing_hook: the name of a workflow that "
+            "powers the old active's host off out of band (e.g. IPMI), gets {stack, "
+            "server_id, host} and returns fenced: true. The compute service is forced "
+            "down only after it confirmed that.")
+    if given and dead_host_policy != "force_down":
+        raise InputError("fencing_hook is used only with dead_host_policy force_down, not "
+                         "with %s: give both, or neither." % dead_host_policy)
+    if given and not isinstance(fencing_hook, str):
+        raise InputError("fencing_hook must be a workflow name, not %r." % (fencing_hook,))
+
+
 def check_failover_request(dead_host_policy="fail", timeout=900, poll_delay=2,
-                           fence_timeout=120, stall_timeout=300, stale_after=600, **limits):
+                           fence_timeout=120, stall_timeout=300, stale_after=600,
+                           fencing_hook="none", **limits):
     """Validate failover_volume's input; return {poll_delay, polls, fence_polls}.
     ``limits``: cooldown, max_heals, heal_window, force (check_heal_limits)."""
     if dead_host_policy not in FAILOVER_DEAD_HOST_POLICIES:
-        raise InputError("dead_host_policy must be %s, not %s." % (
-            " or ".join(FAILOVER_DEAD_HOST_POLICIES), dead_host_policy))
+        raise InputError("dead_host_policy must be %s or %s, not %s." % (
+            ", ".join(FAILOVER_DEAD_HOST_POLICIES[:-1]), FAILOVER_DEAD_HOST_POLICIES[-1],
+            dead_host_policy))
+    check_fencing_hook(dead_host_policy, fencing_hook)
     check_seconds(timeout=timeout, poll_delay=poll_delay, fence_timeout=fence_timeout,
                   stall_timeout=stall_timeout, stale_after=stale_after)
     check_heal_limits(**limits)
@@ -58,8 +77,9 @@ class CheckFailoverRequestAction(actions.Action):
 
     def __init__(self, dead_host_policy="fail", timeout=900, poll_delay=2, fence_timeout=120,
                  stall_timeout=300, stale_after=600, cooldown=60, max_heals=3,
-                 heal_window=3600, force=False):
-        self.args = dict(dead_host_policy=dead_host_policy, timeout=timeout,
+                 heal_window=3600, force=False, fencing_hook="none"):
+        self.args = dict(dead_host_policy=dead_host_policy, fencing_hook=fencing_hook,
+                         timeout=timeout,
                          poll_delay=poll_delay, fence_timeout=fence_timeout,
                          stall_timeout=stall_timeout, stale_after=stale_after,
                          cooldown=cooldown, max_heals=max_heals, heal_window=heal_window,

@@ -24,6 +24,15 @@ def _get(conn, url, **params):
     return resp.json()
 
 
+def workflow_exists(conn, name):
+    """Mistral knows a workflow of this name (the caller's project's or public)."""
+    resp = conn.workflow.get("/workflows/%s" % name)
+    if resp.status_code == 404:
+        return False
+    sdk_exceptions.raise_from_response(resp)
+    return True
+
+
 def last_progress(conn, execution_id):
     """When the execution or one of its sub-workflows last created or changed a task
     (Mistral's 'YYYY-MM-DD HH:MM:SS'), or its creation time when it has no task."""

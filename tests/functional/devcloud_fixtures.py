@@ -66,8 +66,10 @@ def _mistral_bin():
 class MistralCLI:
     """The real ``mistral`` command, as one user."""
 
-    def __init__(self, devcloud, cloud=MEMBER):
+    def __init__(self, devcloud, cloud=MEMBER, project=None):
         self.env = cli_env(devcloud, cloud)
+        if project:
+            self.env["OS_PROJECT_NAME"] = project
 
     def run(self, *args, check=True):
         proc = subprocess.run([_mistral_bin(), *args], env=self.env, capture_output=True,

@@ -187,6 +187,23 @@ def wait_compute_service(admin_conn, host, state, timeout=90):
         time.sleep(1)
 
 
+def compute_service(admin_conn, host):
+    """The nova-compute service on ``host`` as os-services (microversion 2.53) shows it."""
+    resp = admin_conn.compute.get("/os-services", params={"binary": "nova-compute",
+                                                          "host": host}, microversion="2.53")
+    resp.raise_for_status()
+    (service,) = resp.json()["services"]
+    return service
+
+
+def release_forced_down(admin_conn, host):
+    """Undo dead_host_policy force_down: the service counts by its heartbeat again."""
+    service = compute_service(admin_conn, host)
+    if service["forced_down"]:
+        admin_conn.compute.put("/os-services/%s" % service["id"], json={"forced_down": False},
+                               microversion="2.53").raise_for_status()
+
+
 def create_pair(conn, stacks, volume_count=1, heal_on_alarm=False, active="server_a"):
     """A failover pair as 'openstack stack create' of the example gives it: its volumes
     on the active server (ha.v1.attach_pair ran at create); (stack, servers, volume ids).

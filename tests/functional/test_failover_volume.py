@@ -5,18 +5,21 @@ dead-host test stops the nova-compute service of the active's host (tools/devclo
 stop) and always starts it again, waiting until Nova sees it up.
 """
 
+import contextlib
 import json
 import os
 import subprocess
 import time
 
 import pytest
-from devcloud_fixtures import DEVCLOUD
+from devcloud_fixtures import ADMIN, DEVCLOUD, MistralCLI
 from groups import (
     COMPUTE_SERVICES,
     AttachmentWatcher,
+    compute_service,
     create_pair,
     patch_and_wait,
+    release_forced_down,
     server_host,
     server_status,
     stack,
@@ -191,7 +194,14 @@ BAD_INPUTS = [
     ({"stack": "no-such-stack"}, "Stack 'no-such-stack' not found"),
     ({"standby": "server_c"}, "Standby 'server_c' is not a server of stack"),
     ({"parameter": "primary"}, "has no parameter 'primary' to record the active server in"),
-    ({"dead_host_policy": "reboot"}, "dead_host_policy must be fail or delete_server, not reboot"),
+    ({"dead_host_policy": "reboot"},
+     "dead_host_policy must be fail, delete_server or force_down, not reboot"),
+    ({"dead_host_policy": "force_down"}, "dead_host_policy force_down needs fencing_hook"),
+    ({"fencing_hook": "ft.fence_host"},
+     "fencing_hook is used only with dead_host_policy force_down, not with fail"),
+    # the admin's path, asked for by the member user: refused before anything changes
+    ({"dead_host_policy": "force_down", "fencing_hook": "ft.fence_host"},
+     "dead_host_policy force_down needs an admin"),
     ({"stall_timeout": -1}, "stall_timeout must be a number of seconds > 0, not -1."),
     ({"timeout": "long"}, "timeout must be a number of seconds > 0, not 'long'."),
     ({"max_heals": 0}, "max_heals must be a whole number >= 1"),
@@ -296,16 +306,28 @@ def devcloud_service(action, service):
                    env=dict(os.environ))
 
 
-def test_dead_host_policy_fail_then_delete_server(conn, admin_conn, mistral, stacks,
-                                                  pack_workflows):
-    """nova-compute of the active's host stopped: os-stop is accepted but never happens."""
+@contextlib.contextmanager
+def active_host_down(conn, admin_conn, stacks):
+    """A pair whose active's nova-compute is stopped (os-stop is accepted but never
+    happens) until the block ends: (stack, servers, volume ids, host). Afterwards the
+    service is started again (and no longer forced down) and seen up."""
     body, servers, volume_ids = create_pair(conn, stacks)
-    a, b = servers["server_a"], servers["server_b"]
-    host = server_host(admin_conn, a)
+    host = server_host(admin_conn, servers["server_a"])
     service = COMPUTE_SERVICES[host]
     devcloud_service("stop", service)
     try:
         wait_compute_service(admin_conn, host, "down")
+        yield body, servers, volume_ids, host
+    finally:
+        release_forced_down(admin_conn, host)
+        devcloud_service("start", service)
+        wait_compute_service(admin_conn, host, "up")
+
+
+def test_dead_host_policy_fail_then_delete_server(conn, admin_conn, mistral, stacks,
+                                                  pack_workflows):
+    with active_host_down(conn, admin_conn, stacks) as (body, servers, volume_ids, _):
+        a, b = servers["server_a"], servers["server_b"]
 
         # (a) dead_host_policy fail: ERROR, says what to do, nothing moved.
         started = time.time()
@@ -340,9 +362,89 @@ def test_dead_host_policy_fail_then_delete_server(conn, admin_conn, mistral, sta
         assert conn.compute.find_server(a, ignore_missing=True) is None
         assert server_status(conn, b) == "ACTIVE"
         assert stack(conn, body["id"])["parameters"]["active"] == "server_b"
-    finally:
-        devcloud_service("start", service)
-        wait_compute_service(admin_conn, host, "up")
+
+
+FENCING_HOOKS = """\
+---
+version: '2.0'
+ft.fence_host:
+  input: [stack, server_id, host]
+  tasks:
+    power_off:
+      action: std.noop
+  output:
+    fenced: true
+    powered_off: <% $.host %>
+ft.fence_host_unsure:
+  input: [stack, server_id, host]
+  tasks:
+    power_off:
+      action: std.noop
+  output:
+    fenced: false
+"""
+
+
+@pytest.fixture
+def project_admin(devcloud, admin_conn, conn):
+    """The mistral CLI as the admin user with the admin role in the member's project:
+    how an operator runs the admin's path on a tenant's stack."""
+    user = admin_conn.identity.find_user("admin")
+    role = admin_conn.identity.find_role("admin")
+    admin_conn.identity.assign_project_role_to_user(conn.current_project_id, user, role)
+    return MistralCLI(devcloud, ADMIN, project=conn.current_project.name)
+
+
+def test_dead_host_policy_force_down_as_admin_after_the_fencing_hook(
+        conn, admin_conn, mistral, project_admin, stacks, pack_workflows, tmp_path):
+    """Host of the active stopped: a member asking for force_down is refused; the admin's
+    run with a hook that is not sure moves nothing; with a hook that confirms, the host's
+    nova-compute is forced down, the old active deleted, the volume moved."""
+    path = tmp_path / "fencing_hooks.yaml"
+    path.write_text(FENCING_HOOKS)
+    mistral.upload(str(path))
+    with active_host_down(conn, admin_conn, stacks) as (body, servers, volume_ids, host):
+        a, b = servers["server_a"], servers["server_b"]
+        force_down = {"stack": body["stack_name"], "fence_timeout": 5,
+                      "dead_host_policy": "force_down", "fencing_hook": "ft.fence_host"}
+
+        # (a) the member user: refused before anything changes.
+        execution, report = failover(mistral, volume_ids, **force_down)
+        assert execution["State"] == "ERROR"
+        assert "dead_host_policy force_down needs an admin" in execution["State info"]
+        assert "Nothing was changed" in execution["State info"]
+        assert report["status"] == "failed" and report["steps"] == []
+
+        # (b) the admin, with a hook that does not answer fenced: true: nothing moves.
+        execution, report = failover(project_admin, volume_ids,
+                                     **dict(force_down, fencing_hook="ft.fence_host_unsure"))
+        assert execution["State"] == "ERROR"
+        assert "ft.fence_host_unsure did not confirm that host %s is off" % host in \
+            execution["State info"]
+        assert report["fencing"]["method"] == "force_down"
+        assert compute_service(admin_conn, host)["forced_down"] is False
+
+        for unchanged in (a, b):
+            assert server_status(conn, unchanged) == "ACTIVE"
+        assert where(conn, volume_ids) == {volume_ids[0]: ("in-use", [a])}
+        assert stack(conn, body["id"])["parameters"]["active"] == "server_a"
+
+        # (c) the admin, with a hook that confirms the host is off.
+        execution, report = failover(project_admin, volume_ids, **force_down)
+        assert execution["State"] == "SUCCESS", execution["State info"]
+        assert report["status"] == "failed_over", report
+        assert report["fencing"] == {"method": "force_down", "result": "deleted"}
+        steps = report["steps"]
+        assert [s["name"] for s in steps] == ["inspect", "fence", "fence_host", "force_down",
+                                              "delete_server", "detach", "attach",
+                                              "record"], steps
+        assert "'powered_off': '%s'" % host in steps[2]["result"], steps
+        assert steps[3]["result"] == "nova-compute on %s: forced_down" % host
+        assert compute_service(admin_conn, host)["forced_down"] is True
+        assert report["volumes"] == {volume_ids[0]: [b]}
+        assert where(conn, volume_ids) == {volume_ids[0]: ("in-use", [b])}
+        assert conn.compute.find_server(a, ignore_missing=True) is None
+        assert stack(conn, body["id"])["parameters"]["active"] == "server_b"
 
 
 def test_second_concurrent_run_is_skipped_and_changes_nothing(conn, mistral, stacks,

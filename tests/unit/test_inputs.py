@@ -25,8 +25,8 @@ def test_every_timing_input_must_be_positive_seconds(field, value):
 
 
 def test_an_unknown_dead_host_policy_names_the_ones_there_are():
-    with pytest.raises(inputs.InputError,
-                       match="dead_host_policy must be fail or delete_server, not reboot."):
+    with pytest.raises(inputs.InputError, match="dead_host_policy must be fail, "
+                       "delete_server or force_down, not reboot."):
         inputs.check_failover_request(dead_host_policy="reboot")
 
 

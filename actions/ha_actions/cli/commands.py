@@ -122,8 +122,12 @@ class VolumeFailover(_Execution):
         parser = super().get_parser(prog_name)
         parser.add_argument("stack", metavar="<stack>", help="the pair's stack name or id")
         parser.add_argument("--standby", help="server to make active (resource name or id)")
-        parser.add_argument("--dead-host-policy", choices=("fail", "delete_server"),
-                            help="when the old active cannot be stopped (default fail)")
+        parser.add_argument("--dead-host-policy", choices=("fail", "delete_server", "force_down"),
+                            help="when the old active cannot be stopped (default fail; "
+                                 "force_down: admin only, needs --fencing-hook)")
+        parser.add_argument("--fencing-hook", metavar="<workflow>",
+                            help="with force_down: workflow that powers the host off and "
+                                 "returns fenced: true")
         parser.add_argument("--restore", action="store_true",
                             help="afterwards, let Heat create a new standby")
         parser.add_argument("--force", action="store_true",
@@ -134,6 +138,7 @@ class VolumeFailover(_Execution):
         a = parsed_args
         return self.start(FAILOVER, {
             "stack": a.stack, "standby": a.standby, "dead_host_policy": a.dead_host_policy,
+            "fencing_hook": a.fencing_hook,
             "restore": a.restore or None, "force": a.force or None}, a)
 
 
