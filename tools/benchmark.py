@@ -1,138 +1,306 @@
-"""ha.v1.replace_member side by side with Aodh's autohealer, on the devcloud.
+"""How much time the pack adds to a heal: ha-actions against the raw API path, on the devcloud.
 
-Aodh's autohealer (aodh/notifier/heat.py, TrustHeatAlarmNotifier) finds the failed
-member by physical id (resources.list nested_depth=3 filtered on physical_resource_id,
-then parent_resource), marks it unhealthy in the group and updates the root stack
-(stacks.update existing=True); it neither waits nor checks, and tells nobody. Here its
-calls are made with python-heatclient as the member user. The devcloud has no Octavia,
-so the failed member is named by its server's uuid, which the same lookup finds.
+Side by side in one run, alternating approaches on the same stacks, median of --rounds:
 
-The same alarm fires twice, GAP s apart, as a re-evaluated or repeated alarm does: for
-ha-actions the two firings are two executions of ha.v1.replace_member (strategy specific,
-member = the server's uuid: what ha.v1.on_alarm passes on).
+replace   raw: what Aodh's autohealer does (aodh/notifier/heat.py), by REST as a member
+          user: find the member by its server's uuid (resources nested_depth=3 filtered
+          on physical_resource_id), mark it unhealthy, PATCH the stack (existing), poll
+          Heat every 0.25 s until UPDATE_COMPLETE. ha: one ha.v1.replace_member execution
+          (strategy specific, member = the server's uuid) started with python-mistralclient's
+          API, polled every 0.25 s. Group sizes --sizes.
+failover  raw: stop the active server, poll SHUTOFF, detach its volume, poll available,
+          attach it to the standby, poll in-use, PATCH the 'active' parameter, poll
+          UPDATE_COMPLETE. ha: one ha.v1.failover_volume execution. examples/failover_pair.yaml.
+parallel  --parallel groups of 3 failing at once, against one group alone (replace).
+alarm     ha.v1.on_alarm from a real Aodh event alarm (examples/asg_with_alarm.yaml, the
+          server put in ERROR): alarm to execution start, to healed, to reported.
 
-Run by tools/benchmark in the devcloud venv. Prints one row per approach and round:
-seconds until the trigger returned, until the failed server was gone and the stack
-settled, how many new servers the stack got (1 is right), the stack's status, and what the
-caller learns. Timings are noisy: compare rows of one run, not runs.
+healed_s: one detector for both, independent of the pack's report: Heat polled every
+0.25 s until the root stack shows a newer UPDATE_COMPLETE and the broken server is no
+member any more (failover: the parameter names the standby). reported_s: the execution
+ended SUCCESS with its report. Every execution gets cooldown 0 and max_heals 1000 (the
+history guard would refuse the repeated rounds); --ha-input adds inputs (e.g. poll_delay).
+
+API calls per heal: the caller is a user of its own (bench-caller, member of demo), so the
+services' request logs (heat-api, nova-api, cinder-api; see bench_cloud.RequestLogs) tell
+its requests, and those of the executions it starts, from the functional tests'. raw
+counts its own requests; ha = its log lines minus those heat-engine and Nova made with the
+caller's token for the same change (the raw round's log lines minus raw's own calls).
+Mistral's API logs no requests: the pack's calls to Mistral are not counted.
+
+Run by tools/benchmark in the devcloud venv; writes the table to --results.
 """
 
 import argparse
 import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
+import bench_cloud as bc
 import openstack
-from demo import deploy, member_rows, mistral, wait_stack
-from heatclient import client as heat_client
 
-GAP = 2
+HISTORY_OFF = {"cooldown": 0, "max_heals": 1000}
 
 
-def aodh_autoheal(heat, stack_id, asg_id, physical_id):
-    """The calls TrustHeatAlarmNotifier.notify makes for one unhealthy member."""
-    found = heat.resources.list(stack_id, nested_depth=3,
-                                filters={"physical_resource_id": physical_id})
-    if not found:
-        return "no unhealthy resource found"
-    heat.resources.mark_unhealthy(asg_id, found[0].parent_resource, True,
-                                  "unhealthy load balancer member")
-    heat.stacks.update(stack_id, existing=True)
-    return "stack update sent"
+class Bench:
+    """The connections, the caller's request counting, and the stacks to delete."""
+
+    def __init__(self, extra_inputs):
+        self.watcher = openstack.connect(cloud="devcloud")  # deploys, detects, cleans up
+        self.admin = openstack.connect(cloud="devcloud-admin")
+        self.caller, caller_id = bc.make_caller(self.admin)
+        self.counter = bc.Counter(self.caller)
+        self.mistral = bc.mistral_api(self.caller)
+        self.logs = bc.RequestLogs(caller_id)
+        self.inputs = dict(HISTORY_OFF, **extra_inputs)
+        self.stacks = []
+
+    def create(self, create, *args, conn=None):
+        bodies = create(conn or self.watcher, *args)
+        self.stacks += [(conn or self.watcher, b) for b in
+                        (bodies if isinstance(bodies, list) else [bodies])]
+        return bodies
+
+    def cleanup(self, conn_bodies=None):
+        for conn, body in list(conn_bodies or self.stacks):
+            bc.delete_stacks(conn, [body])
+            self.stacks.remove((conn, body))
+
+    def measure(self, trigger, detect, count_calls=True):
+        """One heal: timed, with the caller's requests in its window."""
+        self.logs.mark()
+        row = bc.timed(trigger, detect)
+        if count_calls:
+            row["log"] = sum(self.logs.count(*row["window"]).values())
+            row["heat_log"] = self.logs.count(*row["window"])["heat-api"]
+        if "state" in row and (row["state"] != "SUCCESS" or not row.get("output")):
+            print("benchmark: execution %s ended %s" % (row.get("execution"), row["state"]))
+        return row
+
+    # ----------------------------------------------------------- one heal each
+
+    def replace_trigger(self, approach, body, group, server_id):
+        if approach == "raw":
+            return lambda: bc.raw_replace(self.caller, self.counter, body, group, server_id)
+        return lambda: bc.run_execution(self.mistral, "ha.v1.replace_member", dict(
+            self.inputs, stack=body["stack_name"], strategy="specific", member=server_id))
+
+    def heal_member(self, approach, body, group, count_calls=True):
+        server_id = bc.oldest_server(self.watcher, body)
+        detect = bc.healed_detector(self.watcher, body,
+                                    bc.member_gone(self.watcher, body, server_id))
+        return self.measure(self.replace_trigger(approach, body, group, server_id), detect,
+                            count_calls)
+
+    def fail_over(self, approach, body):
+        active, servers, volume_ids = bc.pair_state(self.watcher, body)
+        for server_id in servers.values():
+            bc.start_server(self.watcher, server_id)
+        new = next(n for n in sorted(servers) if n != active)
+        detect = bc.healed_detector(self.watcher, body, bc.parameter_is("active", new))
+        if approach == "raw":
+            trigger = lambda: bc.raw_failover(  # noqa: E731
+                self.caller, self.counter, body, servers[active], (new, servers[new]),
+                volume_ids)
+        else:
+            trigger = lambda: bc.run_execution(  # noqa: E731
+                self.mistral, "ha.v1.failover_volume", dict(self.inputs, stack=body["stack_name"]))
+        return self.measure(trigger, detect)
 
 
-def fire_twice(fire):
-    """Call ``fire`` twice, GAP s apart; (seconds until both returned, their results)."""
-    started, results = time.time(), []
-    for i in range(2):
-        try:
-            results.append(fire())
-        except Exception as exc:  # noqa: BLE001 - Aodh logs it and goes on; so do we
-            results.append("error: %s" % str(exc).splitlines()[0][:80])
-        if i == 0:
-            time.sleep(GAP)
-    return time.time() - started - GAP, results
+def alternating(rounds):
+    """(round, approach) pairs: raw first in odd rounds, ha first in even ones."""
+    for index in range(rounds):
+        for approach in (("raw", "ha") if index % 2 == 0 else ("ha", "raw")):
+            yield index + 1, approach
 
 
-def run_aodh(conn, stack, server_id):
-    heat = heat_client.Client("1", session=conn.session)
-    asg_id = next(r["physical_resource_id"] for r in conn.orchestration.get(
-        "/stacks/%s/%s/resources" % (stack["stack_name"], stack["id"])).json()["resources"]
-        if r["resource_name"] == "group")
-    trigger_s, results = fire_twice(lambda: aodh_autoheal(heat, stack["id"], asg_id, server_id))
-    return trigger_s, "; ".join(results)
+def run_rounds(case, rounds, heal):
+    rows = {"raw": [], "ha": []}
+    for index, approach in alternating(rounds):
+        row = heal(approach)
+        rows[approach].append(row)
+        print("benchmark: %s round %d %s: healed %.1f s%s" % (
+            case, index, approach, row["healed_s"],
+            ", reported %.1f s" % row["reported_s"] if "reported_s" in row else ""), flush=True)
+    return rows
 
 
-def run_ha_actions(conn, stack, server_id):
-    request = json.dumps({"stack": stack["stack_name"], "strategy": "specific",
-                          "member": server_id, "poll_delay": 2})
-
-    def start():
-        return json.loads(mistral("execution-create", "ha.v1.replace_member", request,
-                                  "-f", "json").stdout)["ID"]
-
-    trigger_s, ids = fire_twice(start)
-    statuses = []
-    for ex_id in ids:
-        while json.loads(mistral("execution-get", ex_id, "-f", "json").stdout)["State"] in (
-                "RUNNING", "IDLE"):
-            time.sleep(1)
-        output = json.loads(mistral("execution-get-output", ex_id).stdout or "{}")
-        statuses.append((output.get("report") or {}).get("status", "failed"))
-    return trigger_s, "reports: " + ", ".join(statuses)
+def replace_case(bench, size, rounds):
+    body = bench.create(bc.create_groups, ["bench-replace-%d" % size], size)[0]
+    group = bc.group_stack(bench.watcher, body)
+    rows = run_rounds("replace size %d" % size, rounds,
+                      lambda approach: bench.heal_member(approach, body, group))
+    bench.cleanup()
+    return rows
 
 
-def wait_healed(conn, stack, server_id, timeout=600):
-    """Until the failed server is no member's server and the stack is settled."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        wait_stack(conn, stack["id"])
-        try:
-            gone = server_id not in [row[2] for row in member_rows(conn, stack["id"])]
-        except (KeyError, StopIteration):  # a member changed while being read: look again
-            gone = False
-        if gone:
-            time.sleep(3)  # a second update may start just after the first ended
-            return wait_stack(conn, stack["id"])
-        time.sleep(1)
-    raise SystemExit("benchmark: %s not healed within %d s" % (stack["stack_name"], timeout))
+def failover_case(bench, rounds):
+    body = bench.create(bc.create_pair, "bench-pair")
+    rows = run_rounds("failover", rounds, lambda approach: bench.fail_over(approach, body))
+    bench.cleanup()
+    return rows
 
 
-def servers_created_since(conn, since):
-    """The project's servers created after ``since``, deleted ones included (one stack
-    is healing at a time, and Heat's server names are too short to tell stacks apart)."""
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since))
-    resp = conn.compute.get("/servers/detail", params={"changes-since": stamp})
-    return [s["id"] for s in resp.json()["servers"] if s["created"] >= stamp]
+def parallel_case(bench, count, rounds):
+    """``count`` groups of 3 healed at once; each round's figure is the slowest group's."""
+    bodies = bench.create(bc.create_groups, ["bench-par-%d" % i for i in range(count)], 3)
+    groups = [bc.group_stack(bench.watcher, b) for b in bodies]
+
+    def heal_all(approach):
+        with ThreadPoolExecutor(count) as pool:
+            rows = list(pool.map(lambda bg: bench.heal_member(approach, *bg, count_calls=False),
+                                 zip(bodies, groups)))
+        first = min(r["window"][0] for r in rows)
+        slowest = {"healed_s": max(r["window"][0] + r["healed_s"] for r in rows) - first}
+        if approach == "ha":
+            slowest["reported_s"] = max(r["window"][0] + r["reported_s"] for r in rows) - first
+        return slowest
+    rows = run_rounds("%d groups at once" % count, rounds, heal_all)
+    bench.cleanup()
+    return rows
 
 
-def one_round(conn, admin, approach, run, index):
-    stack = deploy(conn, "bench-%s-%d" % (approach, index), size=3)
-    server_id = member_rows(conn, stack["id"])[0][2]
+def alarm_case(bench, rounds):
+    """Real Aodh: put a member's server in ERROR; in the admin project, so that neither
+    the functional tests' project-wide alarms (demo) nor their on_alarm counts see it."""
+    admin, mistral = bench.admin, bc.mistral_api(bench.admin)
+    body = bench.create(bc.create_groups, ["bench-alarm"], 3, "asg_with_alarm.yaml",
+                        {"heal_options": json.dumps(HISTORY_OFF)}, conn=admin)[0]
+    rows = []
+    for index in range(rounds):
+        server_id = bc.oldest_server(admin, body)
+        detect = bc.healed_detector(admin, body, bc.member_gone(admin, body, server_id))
+        row = bc.timed(lambda s=server_id: alarm_fired(admin, mistral, s), detect)
+        rows.append(row)
+        print("benchmark: alarm round %d: started %.1f s, healed %.1f s, reported %.1f s"
+              % (index + 1, row["started_s"], row["healed_s"], row["reported_s"]), flush=True)
+    bench.cleanup()
+    return rows
+
+
+def alarm_fired(admin, mistral, server_id):
+    """Server to ERROR; the on_alarm execution its alarm starts, followed to its end."""
+    broken_at = time.time()
     admin.compute.reset_server_state(server_id, "error")
-    started = time.time()
-    trigger_s, told = run(conn, stack, server_id)
-    body = wait_healed(conn, stack, server_id)
-    healed_s = time.time() - started
-    replaced = len(servers_created_since(conn, started - 1))
-    conn.orchestration.delete("/stacks/%s/%s" % (stack["stack_name"], stack["id"]))
-    return (approach, index, trigger_s, healed_s, replaced, body["stack_status"], told)
+
+    def mine():
+        found = [e for e in mistral.executions.list(
+            workflow_name="ha.v1.on_alarm", sort_keys="created_at", sort_dirs="desc", limit=5)
+            if server_id in (mistral.executions.get(e.id).input or "")]
+        return found and found[0]
+    try:
+        ex = bc.poll(mine, "the alarm's execution", timeout=300)
+        started_at = time.time()
+        ex = bc.poll(lambda: (lambda e: e.state not in ("RUNNING", "IDLE") and e)(
+            mistral.executions.get(ex.id)), "execution %s" % ex.id)
+    except SystemExit as exc:
+        return {"error": str(exc)}
+    return {"broken_at": broken_at, "started_at": started_at, "reported_at": time.time(),
+            "state": ex.state}
+
+
+# ----------------------------------------------------------------- the table
+
+
+def median(rows, key):
+    values = [r[key] for r in rows if key in r]
+    return statistics.median(values) if values else None
+
+
+def fmt(value, spec="%.1f"):
+    return "-" if value is None else spec % value
+
+
+def table_row(case, rows):
+    raw, ha = median(rows["raw"], "healed_s"), median(rows["ha"], "healed_s")
+    reported = median(rows["ha"], "reported_s")
+    raw_calls, ha_calls = median(rows["raw"], "calls"), None
+    if raw_calls is not None and median(rows["ha"], "log") is not None:
+        by_services = median(rows["raw"], "log") - raw_calls  # heat-engine's, Nova's
+        ha_calls = median(rows["ha"], "log") - by_services
+    return "%-26s %3d %7s %7s %9s %8s %9s %6s %6s %6s" % (
+        case, len(rows["ha"]), fmt(raw), fmt(ha), fmt(reported), fmt(ha / raw, "%.2f"),
+        fmt(reported / raw, "%.2f"), fmt(raw_calls, "%d"), fmt(ha_calls, "%d"),
+        fmt(median(rows["ha"], "heat_log"), "%d"))
+
+
+HEAD = ("%-26s %3s %7s %7s %9s %8s %9s %6s %6s %6s" % (
+    "case", "n", "raw", "ha", "ha", "healed", "reported", "calls", "calls", "heat")
+    + "\n" + "%-26s %3s %7s %7s %9s %8s %9s %6s %6s %6s" % (
+        "", "", "healed", "healed", "reported", "ha/raw", "ha/raw", "raw", "ha", "ha"))
+
+
+def machine():
+    rev = subprocess.run(["git", "-C", bc.REPO, "describe", "--always", "--dirty"],
+                         capture_output=True, text=True).stdout.strip()
+    return "%s UTC, %s %s, %d CPUs, git %s" % (
+        time.strftime("%Y-%m-%d %H:%M", time.gmtime()), platform.node(), platform.release(),
+        os.cpu_count(), rev)
+
+
+def report(results, alarm, args):
+    lines = ["tools/benchmark %s" % " ".join(args.argv), machine(),
+             "seconds, median of the rounds (n); calls: API requests per heal", "", HEAD]
+    lines += [table_row(case, rows) for case, rows in results]
+    singles = dict(results)
+    for case, rows in results:
+        if case.endswith("at once") and "replace_member size 3" in singles:
+            alone = singles["replace_member size 3"]
+            lines.append("%s / one alone: raw %.2f, ha healed %.2f, ha reported %.2f" % (
+                case, *(median(rows[a], k) / median(alone[a], k) for a, k in (
+                    ("raw", "healed_s"), ("ha", "healed_s"), ("ha", "reported_s")))))
+    if alarm:
+        lines += ["", "on_alarm, real Aodh event alarm (server to ERROR), n=%d: alarm to "
+                  "execution start %.1f s, to healed %.1f s, to reported %.1f s" % (
+                      len(alarm), median(alarm, "started_s"), median(alarm, "healed_s"),
+                      median(alarm, "reported_s"))]
+    text = "\n".join(lines) + "\n"
+    print("\n" + text)
+    os.makedirs(os.path.dirname(args.results), exist_ok=True)
+    with open(args.results, "w") as f:
+        f.write(text)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--sizes", default="3,10,30", help="replace_member group sizes")
+    parser.add_argument("--parallel", type=int, default=10, help="groups failing at once")
+    parser.add_argument("--cases", default="replace,failover,parallel,alarm")
+    parser.add_argument("--ha-input", default="{}", help="JSON: more inputs for the pack")
+    parser.add_argument("--results", default=os.path.join(bc.REPO, "doc", "benchmarks",
+                                                          "results.txt"))
     args = parser.parse_args()
-    conn = openstack.connect(cloud="devcloud")
-    admin = openstack.connect(cloud="devcloud-admin")
-    rows = []
-    for index in range(1, args.rounds + 1):
-        for approach, run in (("aodh-autohealer", run_aodh), ("ha-actions", run_ha_actions)):
-            rows.append(one_round(conn, admin, approach, run, index))
-            print("benchmark: %s round %d done" % (approach, index), flush=True)
-    head = ("approach", "round", "trigger_s", "healed_s", "servers", "stack", "caller told")
-    print("\n%-16s %5s %9s %8s %8s %-16s %s" % head)
-    for row in rows:
-        print("%-16s %5d %9.1f %8.1f %8d %-16s %s" % row)
+    args.argv = sys.argv[1:]
+    chosen = args.cases.split(",")
+    bench = Bench(json.loads(args.ha_input))
+    results, alarm = [], []
+    cases = [("replace_member size %d" % size, replace_case, (size,))
+             for size in (int(s) for s in args.sizes.split(",")) if "replace" in chosen]
+    if "failover" in chosen:
+        cases.append(("failover_volume", failover_case, ()))
+    if "parallel" in chosen and args.parallel > 1:
+        cases.append(("replace %d groups at once" % args.parallel, parallel_case,
+                      (args.parallel,)))
+    try:
+        for name, case, case_args in cases:
+            try:
+                results.append((name, case(bench, *case_args, args.rounds)))
+            except (Exception, SystemExit) as exc:  # noqa: BLE001 - the other cases still run
+                print("benchmark: %s failed: %s" % (name, exc), flush=True)
+                bench.cleanup()
+        if "alarm" in chosen:
+            alarm = alarm_case(bench, args.rounds)
+    finally:
+        bench.cleanup()
+        bench.admin.identity.delete_user(bench.admin.identity.find_user(bc.CALLER))
+    report(results, alarm, args)
 
 
 if __name__ == "__main__":
