@@ -30,6 +30,13 @@ def test_running_task_is_the_newest_active_one_across_sub_workflows():
     assert report.running_task([tasks[0], tasks[3]]) is None
 
 
+def test_running_task_is_the_sub_workflows_action_not_the_task_waiting_for_it():
+    parent = dict(task("run_batch", "RUNNING", "2026-01-01 10:00:01"), type="WORKFLOW")
+    child = dict(task("wait", "RUNNING", "2026-01-01 10:00:01", "ha.v1.update_stack"),
+                 id="0", type="ACTION")
+    assert report.task_label(report.running_task([parent, child])) == "ha.v1.update_stack.wait"
+
+
 def test_progress_on_a_tty_rewrites_one_line():
     out = io.StringIO()
     progress = report.Progress(out, tty=True)

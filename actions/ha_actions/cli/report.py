@@ -28,11 +28,14 @@ class Value(columns.FormattableColumn):
 
 
 def running_task(tasks):
-    """The task running now: the newest active one (sub-workflows' tasks included)."""
+    """The task running now: the newest active one (sub-workflows' tasks included). A task
+    of type WORKFLOW only waits for its sub-workflow, so an active action task wins over it
+    (Mistral's created_at has whole seconds: a parent and its child's tasks can tie)."""
     active = [t for t in tasks if t.get("state") in ACTIVE_TASK_STATES]
     if not active:
         return None
-    return max(active, key=lambda t: (t.get("created_at") or "", t.get("id") or ""))
+    return max(active, key=lambda t: (t.get("type") != "WORKFLOW", t.get("created_at") or "",
+                                      t.get("id") or ""))
 
 
 def task_label(task):
