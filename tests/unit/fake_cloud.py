@@ -23,3 +23,17 @@ def connection(token, project_id, endpoints):
                                             auth_url="https://keystone.example.com/v3")
     return openstack.connection.Connection(session=ks_session.Session(auth=plugin),
                                            region_name="RegionOne")
+
+
+class Clock:
+    """A fake monotonic clock that only sleep() moves forward; ``sleeps`` lists the pauses."""
+
+    def __init__(self):
+        self.now, self.sleeps = 0.0, []
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds

@@ -12,6 +12,7 @@ from keystoneauth1 import fixture as ks_fixture
 from mistral_lib.actions.context import ActionContext, ExecutionContext, SecurityContext
 from oslo_config import cfg
 
+import fake_cloud
 from ha_actions import connection
 
 TOKEN = "gAAAAAB-caller-token-do-not-leak"
@@ -346,20 +347,6 @@ def test_openstack_action_connect_uses_the_context():
     assert get.last_request.headers["X-Auth-Token"] == TOKEN
 
 
-class _Clock:
-    """A fake monotonic clock that sleep() moves forward."""
-
-    def __init__(self):
-        self.now, self.sleeps = 0.0, []
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 def _http(status):
     from openstack import exceptions as sdk_exceptions
 
@@ -376,7 +363,7 @@ def test_transient_errors_are_tried_again_until_the_call_succeeds():
             raise failures.pop(0)
         return {"ok": True}
 
-    clock = _Clock()
+    clock = fake_cloud.Clock()
     assert connection.readable(call, budget=45, sleep=clock.sleep, clock=clock) == {"ok": True}
     assert clock.sleeps == [1.0, 2.0, 4.0]
 
@@ -390,7 +377,7 @@ def test_a_cloud_that_stays_away_is_a_clear_error_after_the_budget():
         calls.append(1)
         raise ks_exceptions.ConnectFailure("Unable to establish connection to heat")
 
-    clock = _Clock()
+    clock = fake_cloud.Clock()
     result = connection.readable(call, budget=20, sleep=clock.sleep, clock=clock)
     assert result.is_error()
     assert "did not answer for %d s (%d tries)" % (clock.now, len(calls)) in result.error
@@ -402,7 +389,7 @@ def test_a_cloud_that_stays_away_is_a_clear_error_after_the_budget():
 def test_slow_failures_still_get_a_few_tries():
     from keystoneauth1 import exceptions as ks_exceptions
 
-    clock = _Clock()
+    clock = fake_cloud.Clock()
     calls = []
 
     def call():  # each call hangs 60 s (an RPC timeout behind the API), then fails
@@ -424,7 +411,7 @@ def test_a_refusal_is_not_tried_again(exc_status):
         calls.append(1)
         raise _http(exc_status)
 
-    clock = _Clock()
+    clock = fake_cloud.Clock()
     result = connection.readable(call, budget=45, sleep=clock.sleep, clock=clock)
     assert result.is_error() and len(calls) == 1 and clock.sleeps == []
 

@@ -487,6 +487,46 @@ class TestActions:
         result = orch.StackStatusAction("web", "2026-01-05T00:00:00Z").run(None)
         assert result["status"] == "UPDATE_COMPLETE" and result["pending"] is False
 
+    def test_stack_status_waits_within_its_bound_for_the_update_to_end(self, heat):
+        # Heat answers IN_PROGRESS twice, then COMPLETE: one action sees the end.
+        url = "%s/stacks/%s/%s" % (HEAT, ROOT[0], ROOT[1])
+        bodies = [{"stack": {"id": ROOT[1], "stack_name": ROOT[0], "stack_status": st,
+                             "stack_status_reason": "", "updated_time": "2026-01-06T00:00:00Z"}}
+                  for st in ("UPDATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "UPDATE_COMPLETE")]
+        heat.get(url, [{"json": b} for b in bodies])
+        clock = fake_cloud.Clock()
+        got = orch.wait_for_progress(make_connection(), "%s/%s" % ROOT, "2026-01-05T00:00:00Z",
+                                     wait_s=20, sleep=clock.sleep, clock=clock)
+        assert got["status"] == "UPDATE_COMPLETE" and got["pending"] is False
+        assert clock.sleeps == [orch.LONG_POLL_INTERVAL] * 2
+
+    def test_stack_status_hands_back_pending_when_its_bound_is_over(self, heat):
+        mock_root(heat, status="UPDATE_IN_PROGRESS", updated="2026-01-06T00:00:00Z")
+        clock = fake_cloud.Clock()
+        got = orch.wait_for_progress(make_connection(), "web", "2026-01-05T00:00:00Z",
+                                     wait_s=2, sleep=clock.sleep, clock=clock)
+        assert got["pending"] is True and got["stalled"] is False
+        assert sum(clock.sleeps) <= 2
+        # Without wait_s: one look, no pause (the workflow's retry polls).
+        clock = fake_cloud.Clock()
+        got = orch.wait_for_progress(make_connection(), "web", "2026-01-05T00:00:00Z",
+                                     sleep=clock.sleep, clock=clock)
+        assert got["pending"] is True and clock.sleeps == []
+
+    def test_stack_status_ends_its_wait_when_heat_stops_answering(self, heat):
+        # The second look meets a heat-api restart (503): the first answer is returned,
+        # still pending, and the workflow's next try starts with a whole transient budget.
+        url = "%s/stacks/%s/%s" % (HEAT, ROOT[0], ROOT[1])
+        body = {"stack": {"id": ROOT[1], "stack_name": ROOT[0],
+                          "stack_status": "UPDATE_IN_PROGRESS", "stack_status_reason": "",
+                          "updated_time": "2026-01-06T00:00:00Z"}}
+        heat.get(url, [{"json": body}, {"status_code": 503, "json": {}}])
+        clock = fake_cloud.Clock()
+        got = orch.wait_for_progress(make_connection(), "%s/%s" % ROOT, "2026-01-05T00:00:00Z",
+                                     wait_s=20, sleep=clock.sleep, clock=clock)
+        assert got["status"] == "UPDATE_IN_PROGRESS" and got["pending"] is True
+        assert clock.sleeps == [orch.LONG_POLL_INTERVAL]
+
     def test_unknown_stack_is_a_readable_error(self, heat):
         heat.get("%s/stacks/nope" % HEAT, status_code=404, json={})
         result = orch.GroupMembersAction("nope").run(None)
@@ -569,3 +609,4 @@ class TestGroupHistory:
         got = orch.group_history(conn, self.GROUP, SERVER_1)
         assert got["status"] == "already_healed" and got["former_member"] is None
         assert "or one Heat does not show now" in got["message"]
+
