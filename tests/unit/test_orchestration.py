@@ -490,10 +490,8 @@ class TestActions:
     def test_stack_status_waits_within_its_bound_for_the_update_to_end(self, heat):
         # Heat answers IN_PROGRESS twice, then COMPLETE: one action sees the end.
         url = "%s/stacks/%s/%s" % (HEAT, ROOT[0], ROOT[1])
-        bodies = [{"stack": {"id": ROOT[1], "stack_name": ROOT[0], "stack_status": st,
-                             "stack_status_reason": "", "updated_time": "2026-01-06T00:00:00Z"}}
-                  for st in ("UPDATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "UPDATE_COMPLETE")]
-        heat.get(url, [{"json": b} for b in bodies])
+        heat.get(url, [{"json": stack_body(status=st, updated="2026-01-06T00:00:00Z")}
+                       for st in ("UPDATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "UPDATE_COMPLETE")])
         clock = fake_cloud.Clock()
         got = orch.wait_for_progress(make_connection(), "%s/%s" % ROOT, "2026-01-05T00:00:00Z",
                                      wait_s=20, sleep=clock.sleep, clock=clock)
@@ -517,9 +515,7 @@ class TestActions:
         # The second look meets a heat-api restart (503): the first answer is returned,
         # still pending, and the workflow's next try starts with a whole transient budget.
         url = "%s/stacks/%s/%s" % (HEAT, ROOT[0], ROOT[1])
-        body = {"stack": {"id": ROOT[1], "stack_name": ROOT[0],
-                          "stack_status": "UPDATE_IN_PROGRESS", "stack_status_reason": "",
-                          "updated_time": "2026-01-06T00:00:00Z"}}
+        body = stack_body(status="UPDATE_IN_PROGRESS", updated="2026-01-06T00:00:00Z")
         heat.get(url, [{"json": body}, {"status_code": 503, "json": {}}])
         clock = fake_cloud.Clock()
         got = orch.wait_for_progress(make_connection(), "%s/%s" % ROOT, "2026-01-05T00:00:00Z",
@@ -609,4 +605,3 @@ class TestGroupHistory:
         got = orch.group_history(conn, self.GROUP, SERVER_1)
         assert got["status"] == "already_healed" and got["former_member"] is None
         assert "or one Heat does not show now" in got["message"]
-
