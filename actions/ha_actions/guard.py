@@ -16,8 +16,16 @@ Mistral lost it (an engine died with the message that was to start its next task
 nothing in Mistral restarts it). It no longer blocks: the caller ends it and says so, so
 one lost execution cannot switch healing off for the stack.
 
-Reading the progress of another execution is I/O: ``needs_progress`` says for which runs
-it is worth it (the ones old enough to be stale), the caller reads it
+Two runs started at once on two engines may miss each other: an execution is visible
+when its engine commits it, not at its ``created_at``. Of two such runs the younger can
+only miss the older when the older looks later, and then the older sees the younger. So
+a run also checks each *younger* rival it sees: what that rival's own guard was handed
+(its recorded input, ``counts_me_as_older``). A younger rival that did not count this run
+goes on, and this run yields to it; one that did yields, and this run goes on. Exactly
+one of them changes the stack, with no pause when there is no rival.
+
+Reading the progress or the guard input of another execution is I/O: ``needs_progress``
+and ``younger_rivals`` say for which runs it is worth it, the caller reads it
 (``ha_actions.workflow``) and hands it to ``concurrent_runs``.
 """
 
@@ -57,14 +65,37 @@ def _now(now):
     return now or datetime.datetime.now(datetime.timezone.utc)
 
 
-def _rivals(me, running, stack_refs):
-    """The runs that would block ``me``: same workflow, same stack, older, not dry runs."""
+def _same_stack(me, running, stack_refs):
+    """The other runs of ``me``'s workflow on the same stack that are not dry runs."""
     if me.get("dry_run"):
         return []
     refs = {ref for ref in stack_refs if ref}
     return [run for run in running or ()
             if run["id"] != me["id"] and run.get("name") == me["name"]
-            and run.get("stack") in refs and not run.get("dry_run") and _before(run, me)]
+            and run.get("stack") in refs and not run.get("dry_run")]
+
+
+def _rivals(me, running, stack_refs):
+    """The runs that would block ``me``: same workflow, same stack, older, not dry runs."""
+    return [run for run in _same_stack(me, running, stack_refs) if _before(run, me)]
+
+
+def younger_rivals(me, running, stack_refs):
+    """Ids of the younger runs on the same stack: each may have missed ``me``."""
+    return [run["id"] for run in _same_stack(me, running, stack_refs)
+            if not _before(run, me)]
+
+
+def counts_me_as_older(me_id, recorded):
+    """True when a rival's guard, handed ``recorded`` (its ``me``, ``running`` and
+    ``stack_refs``), found ``me_id`` older than itself and so yields to it."""
+    try:
+        ids = [run["id"] for run in _rivals(recorded["me"], recorded["running"],
+                                            recorded["stack_refs"])]
+    except (KeyError, TypeError):
+        raise GuardError("A rival's recorded guard input is not ha.concurrent_runs' "
+                         "input: %r." % (recorded,)) from None
+    return me_id in ids
 
 
 def _age(value, now):
@@ -80,18 +111,22 @@ def needs_progress(me, running, stack_refs, stale_after=DEFAULT_STALE_AFTER, now
 
 
 def concurrent_runs(me, running, stack_refs, stale_after=DEFAULT_STALE_AFTER, now=None,
-                    progress=None):
-    """The older runs that block ``me``, and the stale ones that no longer do.
+                    progress=None, seen_me=None):
+    """The runs that block ``me``, and the stale ones that no longer do.
 
     ``stack_refs``: every way the stack may have been named (name, id, name/id, the
     caller's own input). Dry runs (``dry_run`` true) change nothing, so they neither
     block nor are blocked. ``progress``: {execution id: time of its newest task change}
-    for the runs ``needs_progress`` named (a run not in it has made progress). Returns
-    ``{"older": [ids], "stale": [{"id", "created_at", "quiet_s"}], "message": str}``.
+    for the runs ``needs_progress`` named (a run not in it has made progress).
+    ``seen_me``: {younger rival's id: whether it counted ``me`` as older}; a rival not in
+    it has not looked yet and will see ``me``. Returns ``{"older": [ids], "younger":
+    [ids that went on without seeing me], "blocking": older + younger, "stale": [{"id",
+    "created_at", "quiet_s"}], "message": str}``.
     """
     _check_stale_after(stale_after)
     now = _now(now)
     progress = progress or {}
+    younger = [ex_id for ex_id, saw in (seen_me or {}).items() if saw is False]
     older, stale = [], []
     for run in _rivals(me, running, stack_refs):
         last = progress.get(run["id"])
@@ -104,13 +139,20 @@ def concurrent_runs(me, running, stack_refs, stale_after=DEFAULT_STALE_AFTER, no
     if older:
         message = ("Skipped, nothing changed: the older execution(s) %s of %s already work "
                    "on this stack. See its report." % (", ".join(older), me["name"]))
+    elif younger:
+        message = ("Skipped, nothing changed: execution(s) %s of %s, started at the same "
+                   "time, did not see this one and work on this stack. See its report."
+                   % (", ".join(younger), me["name"]))
     if stale:
         message = (message + " " if message else "") + (
             "Execution(s) %s made no progress for over %d s (stale_after): Mistral lost "
             "them (a Mistral engine died under them); they were ended (state ERROR) and "
             "this run goes on in their place." % (", ".join(s["id"] for s in stale),
                                                   stale_after))
-    return {"older": older, "stale": stale, "message": message}
+    if older:
+        younger = []
+    return {"older": older, "younger": younger, "blocking": older + younger,
+            "stale": stale, "message": message}
 
 
 # --- Cooldown and flapping limit -------------------------------------------------------

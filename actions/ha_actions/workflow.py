@@ -65,9 +65,10 @@ def end_lost_execution(conn, execution_id, by, quiet_s):
         "task list." % (by, quiet_s, by)))
 
 
-# Two runs started in the same second on two engines may not see each other at first:
-# each execution's row becomes visible when its engine commits, not at its created_at.
-SETTLE_S = 2.0
+# How long a run waits for a younger rival's guard to be handed its input (its earlier
+# tasks take about a second); one that has not looked by then will see this run.
+CONFIRM_S = 10.0
+CONFIRM_INTERVAL = 0.25
 
 
 def _loaded(value):
@@ -77,18 +78,41 @@ def _loaded(value):
     return value or {}
 
 
-def running_now(conn, workflow_name):
-    """The executions of ``workflow_name`` Mistral shows RUNNING or IDLE now, in the
-    guard's shape (see guard.py)."""
-    found = []
-    for state in ("RUNNING", "IDLE"):
-        body = _get(conn, "/executions", workflow_name=workflow_name, state=state, limit=1000)
-        for ex in body["executions"]:
-            given = _loaded(ex.get("input"))
-            found.append({"id": ex["id"], "name": ex["workflow_name"],
-                          "created_at": ex["created_at"], "stack": given.get("stack"),
-                          "dry_run": given.get("dry_run", False)})
-    return found
+def recorded_guard_input(conn, execution_id):
+    """What ``execution_id``'s check_concurrency task handed ha.concurrent_runs, or None
+    while Mistral has not scheduled that action (its input is fixed when it is)."""
+    tasks = _get(conn, "/tasks", workflow_execution_id=execution_id,
+                 name="check_concurrency")["tasks"]
+    for task in tasks:
+        for action_ex in _get(conn, "/tasks/%s/action_executions" % task["id"])[
+                "action_executions"]:
+            return _loaded(action_ex.get("input"))
+    return None
+
+
+def _still_running(conn, execution_id):
+    return _get(conn, "/executions/%s" % execution_id)["state"] not in TERMINAL
+
+
+def seen_by_younger(conn, me_id, younger_ids, timeout=CONFIRM_S, interval=CONFIRM_INTERVAL,
+                    sleep=time.sleep, clock=time.monotonic):
+    """{younger rival: whether its guard counted ``me_id`` as older}, for the rivals whose
+    guard has been handed its input within ``timeout`` s; one that ended first is left
+    out (it changes nothing now), as is one still before its guard at the end (it will
+    see ``me_id``)."""
+    seen, pending = {}, list(younger_ids)
+    deadline = clock() + timeout
+    while pending:
+        for ex_id in list(pending):
+            recorded = recorded_guard_input(conn, ex_id)
+            if recorded is not None:
+                seen[ex_id] = guard.counts_me_as_older(me_id, recorded)
+            if recorded is not None or not _still_running(conn, ex_id):
+                pending.remove(ex_id)
+        if not pending or clock() >= deadline:
+            break
+        sleep(interval)
+    return seen
 
 
 def ended_runs(conn, workflow_name, within_s, now=None):
@@ -114,37 +138,29 @@ def heal_history(conn, me, stack_refs, slots=None, cooldown=guard.DEFAULT_COOLDO
                               heal_window, force)
 
 
-def _decide(connect, me, running, stack_refs, stale_after):
+def concurrent_runs(connect, me, running, stack_refs, stale_after=guard.DEFAULT_STALE_AFTER,
+                    confirm=seen_by_younger):
+    """guard.concurrent_runs with what it needs read from Mistral, only when needed
+    (``connect()`` gives the connection): the progress of the runs old enough to be
+    stale, which are then ended, and, when no older run blocks, what the younger rivals'
+    guards were handed (``confirm``), so that of runs started at once exactly one goes
+    on."""
     needed = guard.needs_progress(me, running, stack_refs, stale_after)
-    conn = connect() if needed else None
-    progress = {ex_id: last_progress(conn, ex_id) for ex_id in needed}
+    progress = {ex_id: last_progress(connect(), ex_id) for ex_id in needed}
     result = guard.concurrent_runs(me, running, stack_refs, stale_after, progress=progress)
+    younger = guard.younger_rivals(me, running, stack_refs)
+    if younger and not result["older"]:
+        seen = confirm(connect(), me["id"], younger)
+        result = guard.concurrent_runs(me, running, stack_refs, stale_after,
+                                       progress=progress, seen_me=seen)
     for lost in result["stale"]:
-        end_lost_execution(conn, lost["id"], me["id"], lost["quiet_s"])
+        end_lost_execution(connect(), lost["id"], me["id"], lost["quiet_s"])
     return result
 
 
-def concurrent_runs(connect, me, running, stack_refs, stale_after=guard.DEFAULT_STALE_AFTER,
-                    settle=SETTLE_S, sleep=time.sleep):
-    """guard.concurrent_runs, with the progress of the runs old enough to be stale read
-    from Mistral (``connect()`` gives the connection, asked for only when needed); the
-    stale ones are ended. A run that is not blocked looks again after ``settle`` seconds
-    (Mistral's API, RUNNING and IDLE), so that of two runs started at once exactly one
-    goes on."""
-    result = _decide(connect, me, running, stack_refs, stale_after)
-    if result["older"] or me.get("dry_run") or not settle:
-        return result
-    sleep(settle)
-    again = _decide(connect, me, running_now(connect(), me["name"]), stack_refs, stale_after)
-    if not again["older"]:
-        return result
-    again["stale"] = result["stale"] + again["stale"]
-    return again
-
-
 class ConcurrentRunsAction(OpenStackAction):
-    """Say which older runs of this workflow work on the same stack (the concurrency
-    guard); end the ones Mistral lost (no progress for stale_after seconds)."""
+    """Say which other runs of this workflow on the same stack block this one (the
+    concurrency guard); end the ones Mistral lost (no progress for stale_after seconds)."""
 
     def __init__(self, me, running, stack_refs, stale_after=guard.DEFAULT_STALE_AFTER):
         self.me = me

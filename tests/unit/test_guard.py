@@ -34,7 +34,7 @@ def test_an_older_run_for_the_same_stack_blocks():
 ])
 def test_runs_that_do_not_block(other):
     got = guard.concurrent_runs(ME, [other], REFS, now=NOW)
-    assert got == {"older": [], "stale": [], "message": ""}
+    assert got == {"older": [], "younger": [], "blocking": [], "stale": [], "message": ""}
 
 
 def test_same_second_lower_id_blocks_and_every_stack_name_counts():
@@ -47,6 +47,49 @@ def test_a_dry_run_is_never_blocked():
     me = dict(ME, dry_run=True)
     assert guard.concurrent_runs(me, [run("a", "2026-12-03 08:59:00")], REFS, now=NOW)[
         "older"] == []
+
+
+def test_younger_rivals_are_the_later_runs_on_the_same_stack():
+    runs = [ME, run("z", "2026-12-03 08:59:30"), run("y", "2026-12-03 08:59:45"),
+            run("a", "2026-12-03 08:59:00"), run("o", "2026-12-03 08:59:40", stack="other"),
+            run("d", "2026-12-03 08:59:40", dry_run=True)]
+    assert guard.younger_rivals(ME, runs, REFS) == ["z", "y"]
+    assert guard.younger_rivals(dict(ME, dry_run=True), runs, REFS) == []
+
+
+def recorded(me, *running):
+    """What a rival's check_concurrency handed ha.concurrent_runs."""
+    return {"me": me, "running": [me] + list(running), "stack_refs": REFS}
+
+
+def test_a_rival_that_listed_me_older_yields_to_me_one_that_did_not_goes_on():
+    young = run("z", "2026-12-03 08:59:31")
+    assert guard.counts_me_as_older("m", recorded(young, ME)) is True
+    assert guard.counts_me_as_older("m", recorded(young)) is False
+    # Listed, but as another stack's run: it did not count me.
+    assert guard.counts_me_as_older("m", recorded(young, dict(ME, stack="other"))) is False
+    with pytest.raises(guard.GuardError, match="recorded guard input is not"):
+        guard.counts_me_as_older("m", {"me": young})
+
+
+def test_a_younger_run_that_did_not_see_me_blocks_me_one_that_did_not():
+    got = guard.concurrent_runs(ME, [run("z", "2026-12-03 08:59:31")], REFS, now=NOW,
+                                seen_me={"z": False})
+    assert got["older"] == [] and got["younger"] == ["z"] and got["blocking"] == ["z"]
+    assert ("Skipped, nothing changed: execution(s) z of ha.v1.replace_member, started at "
+            "the same time, did not see this one" in got["message"])
+    assert guard.concurrent_runs(ME, [run("z", "2026-12-03 08:59:31")], REFS, now=NOW,
+                                 seen_me={"z": True})["blocking"] == []
+
+
+def test_two_runs_that_miss_each_other_in_one_direction_let_exactly_one_go_on():
+    # "a" committed late: "m" looked before it and missed it; "a" then saw "m".
+    older = run("a", "2026-12-03 08:59:30")
+    me_view = guard.concurrent_runs(ME, [ME], REFS, now=NOW)
+    older_view = guard.concurrent_runs(
+        older, [older, ME], REFS, now=NOW,
+        seen_me={"m": guard.counts_me_as_older("a", recorded(ME))})
+    assert me_view["blocking"] == [] and older_view["blocking"] == ["m"]
 
 
 def test_only_runs_old_enough_to_be_stale_need_their_progress_read():

@@ -53,7 +53,7 @@ def test_a_lost_run_is_ended_saying_who_took_over(mistral, monkeypatch):
     monkeypatch.setattr(guard, "concurrent_runs",
                         lambda *a, **k: real(*a, **dict(k, now=now)))
     monkeypatch.setattr(guard, "_now", lambda _: now)
-    got = wf.concurrent_runs(make_connection, ME, [LOST], ["pair"], stale_after=600, settle=0)
+    got = wf.concurrent_runs(make_connection, ME, [LOST], ["pair"], stale_after=600)
     assert got["older"] == [] and got["stale"][0]["id"] == "lost"
     puts = [(r.path.rsplit("/", 1)[-1], r.json()) for r in mistral.request_history
             if r.method == "PUT"]
@@ -78,41 +78,77 @@ def test_no_old_rival_means_no_call_and_no_connection():
     assert got["older"] == ["lost"]
 
 
-def late_rivals(*executions):
-    """Mistral's answer to the second look: the runs it shows RUNNING (none IDLE)."""
-    mocker = requests_mock.Mocker()
-    mocker.get("%s/executions?state=RUNNING" % MISTRAL, json={"executions": list(executions)})
-    mocker.get("%s/executions?state=IDLE" % MISTRAL, json={"executions": []})
-    return mocker
+def guard_input(me_id, *seen):
+    """What a rival's check_concurrency handed ha.concurrent_runs (the API's JSON string)."""
+    me = {"id": me_id, "name": ME["name"], "created_at": "2026-12-03 09:00:01"}
+    running = [dict(me, stack="pair")] + [dict(ME, id=ex_id, stack="pair") for ex_id in seen]
+    return json.dumps({"me": me, "running": running, "stack_refs": ["pair"]})
 
 
-def as_listed(run_id, created_at, stack="pair"):
-    return {"id": run_id, "workflow_name": ME["name"], "created_at": created_at,
-            "input": json.dumps({"stack": stack})}
+def rival_tasks(mocker, ex_id, *inputs, state="RUNNING"):
+    """Mistral's answers about a rival: its check_concurrency task's action executions
+    (one answer per look; [] when it has not been scheduled yet) and its state."""
+    mocker.get("%s/tasks?workflow_execution_id=%s" % (MISTRAL, ex_id),
+               json={"tasks": [{"id": "t-" + ex_id}]})
+    mocker.get("%s/tasks/t-%s/action_executions" % (MISTRAL, ex_id), [
+        {"json": {"action_executions": [{"input": given}] if given else []}}
+        for given in inputs])
+    mocker.get("%s/executions/%s" % (MISTRAL, ex_id), json={"id": ex_id, "state": state})
 
 
-@pytest.mark.parametrize("rivals, older", [
-    # Started in the same second, lower id, not visible at the first look: it wins.
-    ([as_listed("a-first", ME["created_at"]), as_listed("me", ME["created_at"])], ["a-first"]),
-    # Only this run, or a run of another stack: it goes on.
-    ([as_listed("me", ME["created_at"])], []),
-    ([as_listed("a-first", ME["created_at"], stack="other")], []),
+@pytest.mark.parametrize("inputs, state, seen", [
+    # Its guard was handed this run: it yields to it.
+    ((guard_input("z", "me"),), "RUNNING", {"z": True}),
+    # Its guard missed this run, on the second look: it goes on, this one must yield.
+    ((None, guard_input("z")), "RUNNING", {"z": False}),
+    # It ended before its guard (e.g. the stack was busy): it changes nothing.
+    ((None,), "ERROR", {}),
 ])
-def test_an_unblocked_run_looks_again_after_a_pause(rivals, older):
-    now = datetime.datetime(2026, 12, 3, 9, 0, 1, tzinfo=datetime.timezone.utc)
-    me = dict(ME, id="me")
+def test_a_younger_rivals_guard_input_says_whether_it_counted_this_run(inputs, state, seen):
     pauses = []
-    with late_rivals(*rivals) as mocker:
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(guard, "_now", lambda _: now)
-            got = wf.concurrent_runs(make_connection, me, [dict(me, stack="pair")], ["pair"],
-                                     sleep=pauses.append)
-        asked = [r.qs for r in mocker.request_history]
-    assert pauses == [wf.SETTLE_S]
-    assert got["older"] == older
-    assert all(q["workflow_name"] == [ME["name"]] for q in asked)
-    if older:
-        assert "the older execution(s) a-first" in got["message"]
+    with requests_mock.Mocker() as mocker:
+        rival_tasks(mocker, "z", *inputs, state=state)
+        got = wf.seen_by_younger(make_connection(), "me", ["z"], sleep=pauses.append)
+        asked = [r.qs for r in mocker.request_history if r.path.endswith("/tasks")]
+    assert got == seen
+    assert pauses == [wf.CONFIRM_INTERVAL] * (len(inputs) - 1)
+    assert asked[0] == {"workflow_execution_id": ["z"], "name": ["check_concurrency"]}
+
+
+def test_a_younger_rival_still_before_its_guard_is_waited_for_only_so_long():
+    clock = fake_cloud.Clock()
+    with requests_mock.Mocker() as mocker:
+        rival_tasks(mocker, "z", None)
+        got = wf.seen_by_younger(make_connection(), "me", ["z"], timeout=2, interval=0.5,
+                                 sleep=clock.sleep, clock=clock)
+    assert got == {}  # it will see this run when it looks
+    assert clock.now == 2
+
+
+def test_the_run_a_younger_rival_missed_is_skipped_and_ends_nothing():
+    me = dict(ME, id="me")
+    young = dict(ME, id="z", created_at="2026-12-03 09:00:01", stack="pair")
+    asked = []
+
+    def confirm(conn, me_id, younger):
+        asked.append((me_id, younger))
+        return {"z": False}
+
+    got = wf.concurrent_runs(make_connection, me, [dict(me, stack="pair"), young], ["pair"],
+                             stale_after=10 ** 9, confirm=confirm)
+    assert asked == [("me", ["z"])]
+    assert got["blocking"] == ["z"] and got["older"] == [] and got["stale"] == []
+
+
+def test_a_blocked_run_does_not_read_its_younger_rivals():
+    def confirm(*args):
+        raise AssertionError("read a younger rival")
+
+    older = dict(LOST, id="a", created_at="2026-12-03 08:59:59")
+    young = dict(LOST, id="z", created_at="2026-12-03 09:00:01")
+    got = wf.concurrent_runs(make_connection, ME, [older, young], ["pair"],
+                             stale_after=10 ** 9, confirm=confirm)
+    assert got["blocking"] == ["a"]
 
 
 def test_heal_history_reads_the_ended_runs_of_the_workflow_with_their_reports():
