@@ -6,6 +6,9 @@ import pytest
 from devcloud_fixtures import StackFactory
 from groups import changed, example, members, patch_and_wait, server_status, stack
 
+from ha_actions import guard
+from ha_actions import workflow as mistral_calls
+
 pytestmark = pytest.mark.functional
 WORKFLOW = "ha.v1.replace_member"
 
@@ -185,6 +188,18 @@ def test_two_executions_at_once_replace_exactly_one_server(conn, mistral, asg):
     statuses = sorted(out["report"]["status"] for _, out in results)
     assert statuses in (["already_healed", "replaced"], ["replaced", "skipped"]), statuses
     assert changed(before, members(conn, asg["id"])) == [target]
+    # What each guard was handed is what the other reads back from Mistral, and it agrees
+    # with who went on: a skipped run counted the other as older, or the other missed it.
+    recorded = {ex_id: mistral_calls.recorded_guard_input(conn, ex_id)
+                for ex_id in (first, second)}
+    assert {ex_id: given["me"]["id"] for ex_id, given in recorded.items()} == {
+        first: first, second: second}
+    reports = {ex_id: out["report"] for ex_id, (_, out) in zip((first, second), results)}
+    for me, rival in ((first, second), (second, first)):
+        if reports[rival]["status"] == "skipped":
+            assert reports[rival]["running_executions"] == [me]
+            assert guard.counts_me_as_older(me, recorded[rival]) or \
+                not guard.counts_me_as_older(rival, recorded[me])
 
 
 @pytest.mark.parametrize("inputs, message", [
