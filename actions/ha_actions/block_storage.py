@@ -10,7 +10,7 @@ from openstack import exceptions as sdk_exceptions
 
 from ha_actions import compute
 from ha_actions import orchestration as orch
-from ha_actions.connection import OpenStackAction, OperatorError, readable
+from ha_actions.connection import OpenStackAction, OperatorError, long_poll, readable
 
 NOT_FOUND = "NOT_FOUND"
 # Cinder states a volume passes through on its own; anything else that is not the
@@ -63,6 +63,14 @@ def volume_statuses(conn, volume_ids, expect=None, server_id=None):
         "failed": failed,
         "where": {v["id"]: (v["attached_to"] or [v["status"]]) for v in vols},
     }
+
+
+def wait_for_volumes(conn, volume_ids, expect, server_id=None, wait_s=0, **poll):
+    """``volume_statuses``, looked at again (``long_poll``) for at most ``wait_s`` s while
+    the wait for ``expect`` is neither done nor failed."""
+    return long_poll(lambda: volume_statuses(conn, volume_ids, expect, server_id),
+                     lambda got: expect and not got["done"] and not got["failed"],
+                     wait_s, **poll)
 
 
 def plan_initial_attach(vols, server_id):
@@ -269,17 +277,19 @@ def _interrupted_failover(servers, recorded, standby):
 class VolumeStatusesAction(OpenStackAction):
     """Return each volume's Cinder status and servers; with expect, whether the wait is over.
 
-    expect: available (detached) or in-use (attached, to server_id if given).
+    expect: available (detached) or in-use (attached, to server_id if given); with wait_s,
+    look again every 0.5 s for up to wait_s s while some volume is still on its way.
     """
 
-    def __init__(self, volume_ids, expect=None, server_id=None):
+    def __init__(self, volume_ids, expect=None, server_id=None, wait_s=0):
         self.volume_ids = volume_ids
         self.expect = expect
         self.server_id = server_id
+        self.wait_s = wait_s
 
     def run(self, context):
-        return readable(lambda: volume_statuses(
-            self.connect(context), self.volume_ids, self.expect, self.server_id))
+        return readable(lambda: wait_for_volumes(
+            self.connect(context), self.volume_ids, self.expect, self.server_id, self.wait_s))
 
 
 class FailoverStateAction(OpenStackAction):

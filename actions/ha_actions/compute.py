@@ -7,7 +7,7 @@ Connection and plain values and return plain dicts.
 from openstack import exceptions as sdk_exceptions
 
 from ha_actions import workflow
-from ha_actions.connection import OpenStackAction, OperatorError, readable
+from ha_actions.connection import OpenStackAction, OperatorError, long_poll, readable
 
 NOT_FOUND = "NOT_FOUND"
 
@@ -246,14 +246,29 @@ def attach_volumes(conn, server_id, volume_ids):
     return _each_volume(conn, attach_volume, server_id, volume_ids, "Attaching")
 
 
-class ServerStateAction(OpenStackAction):
-    """Return a server's status, task state, and (as far as visible) its host and host state."""
+def wait_for_status(conn, server_id, until, wait_s=0, **poll):
+    """``server_state``, looked at again (``long_poll``) for at most ``wait_s`` s while
+    the status is none of ``until`` (a status or a list; NOT_FOUND for a deletion)."""
+    wanted = [until] if isinstance(until, str) else list(until or ())
+    return long_poll(lambda: server_state(conn, server_id),
+                     lambda state: wanted and state["status"] not in wanted, wait_s, **poll)
 
-    def __init__(self, server_id):
+
+class ServerStateAction(OpenStackAction):
+    """Return a server's status, task state, and (as far as visible) its host and host state.
+
+    With ``until`` (a status, e.g. SHUTOFF or NOT_FOUND) and ``wait_s``: look again every
+    0.5 s for up to wait_s s until the server has it; the workflow's retry does the rest.
+    """
+
+    def __init__(self, server_id, until=None, wait_s=0):
         self.server_id = server_id
+        self.until = until
+        self.wait_s = wait_s
 
     def run(self, context):
-        return readable(lambda: server_state(self.connect(context), self.server_id))
+        return readable(lambda: wait_for_status(self.connect(context), self.server_id,
+                                                self.until, self.wait_s))
 
 
 class StopServerAction(OpenStackAction):

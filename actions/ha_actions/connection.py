@@ -191,6 +191,32 @@ def is_transient(exc):
         exc, "status_code", None) in TRANSIENT_STATUS
 
 
+# How often a bounded wait (wait_s) looks again: as fine as the benchmark's own detector
+# allows without loading the APIs (one GET or a few per look).
+LONG_POLL_INTERVAL = 0.5
+
+
+def long_poll(look, waiting, wait_s=0, interval=LONG_POLL_INTERVAL, sleep=time.sleep,
+              clock=time.monotonic):
+    """``look()``, done again every ``interval`` s for at most ``wait_s`` s while
+    ``waiting(answer)``: the end of a wait is seen within ``interval`` instead of a
+    workflow retry's delay, and the action still ends in bounded time (the workflow's
+    retry takes over). A look after the first that the cloud cannot answer ends the wait
+    with the last answer: the retry's next action gets the whole transient budget
+    (``readable``), not what this one left of it."""
+    deadline = clock() + max(0, wait_s or 0)
+    answer = look()
+    while waiting(answer) and clock() + interval <= deadline:
+        sleep(interval)
+        try:
+            answer = look()
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            break
+    return answer
+
+
 def _message(exc):
     if getattr(exc, "status_code", None) == 401 or isinstance(exc, ks_exceptions.Unauthorized):
         return expired_message()

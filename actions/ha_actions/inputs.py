@@ -32,10 +32,22 @@ def check_heal_limits(cooldown=60, max_heals=3, heal_window=3600, force=False):
         raise InputError("force must be true or false, not %r." % (force,))
 
 
-def polling_plan(timeout, poll_delay):
-    """How a wait polls: every ``poll_delay`` s (whole seconds, >= 1) up to ``timeout``."""
+def polling_plan(timeout, poll_delay, long_poll=0):
+    """How a wait polls up to ``timeout``: each try looks for up to ``wait_s`` s (the
+    action's bounded long poll, at most the timeout), then waits ``poll_delay`` s (whole
+    seconds, >= 1) before the next; ``polls`` tries cover the timeout."""
     delay = max(1, int(poll_delay))
-    return {"poll_delay": delay, "polls": max(1, -(-int(timeout) // delay))}
+    wait_s = max(0, min(long_poll, timeout))
+    return {"poll_delay": delay, "wait_s": wait_s,
+            "polls": max(1, -(-int(timeout) // int(wait_s + delay)))}
+
+
+def check_long_poll(long_poll):
+    """A number of seconds >= 0."""
+    if not isinstance(long_poll, (int, float)) or isinstance(long_poll, bool) or long_poll < 0:
+        raise InputError("long_poll must be a number of seconds >= 0 (how long one look "
+                         "waits for a change; 0: one look per poll_delay), not %r."
+                         % (long_poll,))
 
 
 def check_fencing_hook(dead_host_policy, fencing_hook):
@@ -56,9 +68,9 @@ def check_fencing_hook(dead_host_policy, fencing_hook):
 
 def check_failover_request(dead_host_policy="fail", timeout=900, poll_delay=2,
                            fence_timeout=120, stall_timeout=300, stale_after=600,
-                           fencing_hook="none", **limits):
-    """Validate failover_volume's input; return {poll_delay, polls, fence_polls}.
-    ``limits``: cooldown, max_heals, heal_window, force (check_heal_limits)."""
+                           fencing_hook="none", long_poll=0, **limits):
+    """Validate failover_volume's input; return {poll_delay, wait_s, polls, fence_wait_s,
+    fence_polls}. ``limits``: cooldown, max_heals, heal_window, force (check_heal_limits)."""
     if dead_host_policy not in FAILOVER_DEAD_HOST_POLICIES:
         raise InputError("dead_host_policy must be %s or %s, not %s." % (
             ", ".join(FAILOVER_DEAD_HOST_POLICIES[:-1]), FAILOVER_DEAD_HOST_POLICIES[-1],
@@ -66,9 +78,11 @@ def check_failover_request(dead_host_policy="fail", timeout=900, poll_delay=2,
     check_fencing_hook(dead_host_policy, fencing_hook)
     check_seconds(timeout=timeout, poll_delay=poll_delay, fence_timeout=fence_timeout,
                   stall_timeout=stall_timeout, stale_after=stale_after)
+    check_long_poll(long_poll)
     check_heal_limits(**limits)
-    plan = polling_plan(timeout, poll_delay)
-    plan["fence_polls"] = polling_plan(fence_timeout, poll_delay)["polls"]
+    plan = polling_plan(timeout, poll_delay, long_poll)
+    fence = polling_plan(fence_timeout, poll_delay, long_poll)
+    plan.update(fence_polls=fence["polls"], fence_wait_s=fence["wait_s"])
     return plan
 
 
@@ -77,13 +91,12 @@ class CheckFailoverRequestAction(actions.Action):
 
     def __init__(self, dead_host_policy="fail", timeout=900, poll_delay=2, fence_timeout=120,
                  stall_timeout=300, stale_after=600, cooldown=60, max_heals=3,
-                 heal_window=3600, force=False, fencing_hook="none"):
+                 heal_window=3600, force=False, fencing_hook="none", long_poll=0):
         self.args = dict(dead_host_policy=dead_host_policy, fencing_hook=fencing_hook,
-                         timeout=timeout,
-                         poll_delay=poll_delay, fence_timeout=fence_timeout,
-                         stall_timeout=stall_timeout, stale_after=stale_after,
-                         cooldown=cooldown, max_heals=max_heals, heal_window=heal_window,
-                         force=force)
+                         timeout=timeout, poll_delay=poll_delay, long_poll=long_poll,
+                         fence_timeout=fence_timeout, stall_timeout=stall_timeout,
+                         stale_after=stale_after, cooldown=cooldown, max_heals=max_heals,
+                         heal_window=heal_window, force=force)
 
     def run(self, context):
         return readable(lambda: check_failover_request(**self.args))

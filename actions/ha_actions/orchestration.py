@@ -18,7 +18,13 @@ from mistral_lib import actions
 from openstack import exceptions as sdk_exceptions
 
 from ha_actions import selection
-from ha_actions.connection import OpenStackAction, OperatorError, is_transient, readable
+from ha_actions.connection import (
+    LONG_POLL_INTERVAL,
+    OpenStackAction,
+    OperatorError,
+    long_poll,
+    readable,
+)
 
 GROUP_TYPES = (
     "OS::Heat::AutoScalingGroup",
@@ -366,30 +372,13 @@ def stack_progress(conn, stack, previous_updated_time=None, stall_timeout=None, 
     return summary
 
 
-# How often a bounded wait (wait_s) looks at Heat: as fine as the benchmark's own detector
-# allows without loading heat-api (one GET per look).
-LONG_POLL_INTERVAL = 0.5
-
-
 def wait_for_progress(conn, stack, previous_updated_time=None, stall_timeout=None, wait_s=0,
                       interval=LONG_POLL_INTERVAL, sleep=time.sleep, clock=time.monotonic):
-    """``stack_progress``, looked at every ``interval`` s for at most ``wait_s`` s while
-    the update is pending (and not stalled): the update's end is seen within ``interval``
-    instead of a workflow retry's delay, and the action still ends in bounded time
-    (``pending`` true: the workflow's retry takes over). A look after the first that the
-    cloud cannot answer ends the wait with the last answer: the retry's next action gets
-    the whole transient budget (``readable``), not what this one left of it."""
-    deadline = clock() + max(0, wait_s or 0)
-    summary = stack_progress(conn, stack, previous_updated_time, stall_timeout)
-    while summary["pending"] and not summary["stalled"] and clock() + interval <= deadline:
-        sleep(interval)
-        try:
-            summary = stack_progress(conn, stack, previous_updated_time, stall_timeout)
-        except Exception as exc:
-            if not is_transient(exc):
-                raise
-            break
-    return summary
+    """``stack_progress``, looked at again (``long_poll``) for at most ``wait_s`` s while
+    the update is pending and not stalled."""
+    return long_poll(lambda: stack_progress(conn, stack, previous_updated_time, stall_timeout),
+                     lambda summary: summary["pending"] and not summary["stalled"],
+                     wait_s, interval, sleep, clock)
 
 
 def _change(res):

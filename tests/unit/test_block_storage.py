@@ -72,6 +72,24 @@ def test_volume_statuses_wait_flags(api, states, expect, server, done, pending, 
     assert set(result["where"]) == set(VOLS)
 
 
+def test_a_volume_wait_looks_again_until_done_or_failed(api):
+    vol = lambda status, *servers: {"json": {"volume": {  # noqa: E731
+        "id": VOLS[0], "name": "v", "status": status, "multiattach": False,
+        "attachments": [{"server_id": s} for s in servers]}}}
+    api.get("%s/volumes/%s" % (CINDER, VOLS[0]),
+            [vol("detaching", A), vol("detaching", A), vol("available")])
+    clock = fake_cloud.Clock()
+    got = bs.wait_for_volumes(make_connection(), [VOLS[0]], "available", wait_s=20,
+                              sleep=clock.sleep, clock=clock)
+    assert got["done"] is True and clock.sleeps == [0.5, 0.5]
+    # A final state other than the one waited for ends the wait at once.
+    api.get("%s/volumes/%s" % (CINDER, VOLS[0]), [vol("error_detaching", A)])
+    clock = fake_cloud.Clock()
+    got = bs.wait_for_volumes(make_connection(), [VOLS[0]], "available", wait_s=20,
+                              sleep=clock.sleep, clock=clock)
+    assert got["failed"] == [VOLS[0]] and clock.sleeps == []
+
+
 def heat_pair(mocker, active="server_a", volume_count=1, extra_server=False):
     href = "%s/stacks/%s/%s" % (HEAT, *STACK)
     mocker.get("%s/stacks/%s" % (HEAT, STACK[0]), json={"stack": {

@@ -6,6 +6,7 @@ import pytest
 import requests_mock
 from mistral_lib import actions
 
+import fake_cloud
 from ha_actions import compute
 from test_compute import NOVA, S1, S2, TOKEN, make_connection
 
@@ -59,6 +60,34 @@ def test_server_state_forbidden_services_is_unknown(nova):
 def test_server_state_missing(nova):
     nova.get("%s/servers/%s" % (NOVA, S1), status_code=404, json={"itemNotFound": {"code": 404}})
     assert compute.server_state(make_connection(), S1)["status"] == compute.NOT_FOUND
+
+
+@pytest.mark.parametrize("answers, until, looks", [
+    # Powering off, then SHUTOFF: seen at the third look, half a second apart.
+    ([{"json": {"server": {"id": S1, "status": st}}} for st in ("ACTIVE", "ACTIVE", "SHUTOFF")],
+     "SHUTOFF", 3),
+    # Being deleted, then gone.
+    ([{"json": {"server": {"id": S1, "status": "SHUTOFF"}}},
+      {"status_code": 404, "json": {"itemNotFound": {"code": 404}}}], compute.NOT_FOUND, 2),
+    # Without until: one look, whatever the status.
+    ([{"json": {"server": {"id": S1, "status": "ACTIVE"}}}], None, 1),
+])
+def test_a_status_wait_looks_again_until_the_server_has_it(nova, answers, until, looks):
+    nova.get("%s/servers/%s" % (NOVA, S1), answers)
+    clock = fake_cloud.Clock()
+    got = compute.wait_for_status(make_connection(), S1, until, wait_s=20, sleep=clock.sleep,
+                                  clock=clock)
+    assert got["status"] == (until or "ACTIVE")
+    assert nova.call_count == looks and clock.sleeps == [0.5] * (looks - 1)
+
+
+def test_a_status_wait_hands_back_the_last_state_when_its_bound_is_over(nova):
+    server(nova, S1, "ACTIVE")
+    clock = fake_cloud.Clock()
+    action = compute.ServerStateAction(S1, until="SHUTOFF", wait_s=3)
+    got = compute.wait_for_status(make_connection(), S1, action.until, action.wait_s,
+                                  sleep=clock.sleep, clock=clock)
+    assert got["status"] == "ACTIVE" and clock.now == 3
 
 
 def test_stop_server(nova):

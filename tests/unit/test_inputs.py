@@ -7,11 +7,31 @@ from ha_actions import inputs
 
 def test_a_failover_request_gives_its_polling_plan():
     assert inputs.check_failover_request(timeout=300, poll_delay=2, fence_timeout=30) == {
-        "poll_delay": 2, "polls": 150, "fence_polls": 15}
+        "poll_delay": 2, "wait_s": 0, "polls": 150, "fence_wait_s": 0, "fence_polls": 15}
+
+
+def test_a_long_poll_makes_fewer_tries_that_still_cover_the_timeout():
+    plan = inputs.check_failover_request(timeout=300, poll_delay=2, fence_timeout=30,
+                                         long_poll=20)
+    assert plan == {"poll_delay": 2, "wait_s": 20, "polls": 14, "fence_wait_s": 20,
+                    "fence_polls": 2}
+    # A long poll longer than the wait looks for the wait's whole timeout, once.
+    assert inputs.polling_plan(timeout=5, poll_delay=2, long_poll=20) == {
+        "poll_delay": 2, "wait_s": 5, "polls": 1}
+
+
+@pytest.mark.parametrize("bad", [-1, "20", None, True])
+def test_a_bad_long_poll_is_a_clear_error(bad):
+    with pytest.raises(inputs.InputError) as err:
+        inputs.check_failover_request(long_poll=bad)
+    assert str(err.value) == (
+        "long_poll must be a number of seconds >= 0 (how long one look waits for a change; "
+        "0: one look per poll_delay), not %r." % (bad,))
 
 
 def test_a_fraction_of_a_second_polls_every_second_and_covers_the_timeout():
-    assert inputs.polling_plan(timeout=7, poll_delay=0.5) == {"poll_delay": 1, "polls": 7}
+    assert inputs.polling_plan(timeout=7, poll_delay=0.5) == {"poll_delay": 1, "wait_s": 0,
+                                                              "polls": 7}
     assert inputs.polling_plan(timeout=7, poll_delay=5)["polls"] == 2
 
 

@@ -43,6 +43,7 @@ class TestCheckRequest:
     def test_plan(self):
         assert sel.check_request("failed", timeout=900, poll_delay=5) == {
             "poll_delay": 5,
+            "wait_s": 0,
             "polls": 180,
         }
 
@@ -296,7 +297,8 @@ class TestActions:
             sel.check_request("failed", not_a_member="skip")
 
     def test_check_action(self):
-        assert sel.CheckRequestAction("failed").run(None) == {"poll_delay": 5, "polls": 180}
+        assert sel.CheckRequestAction("failed").run(None) == {"poll_delay": 5, "wait_s": 0,
+                                                                 "polls": 180}
         assert sel.CheckRequestAction("specific").run(None).is_error()
 
     def test_verify_action(self, members):
