@@ -246,8 +246,9 @@ def machine():
 
 def report(results, alarm, args):
     lines = ["tools/benchmark %s" % " ".join(args.argv), machine(),
-             "seconds, median of the rounds (n); calls: API requests per heal", "", HEAD]
-    lines += [table_row(case, rows) for case, rows in results]
+             "seconds, median of the rounds (n); calls: API requests per heal"]
+    if results:
+        lines += ["", HEAD] + [table_row(case, rows) for case, rows in results]
     singles = dict(results)
     for case, rows in results:
         if case.endswith("at once") and "replace_member size 3" in singles:

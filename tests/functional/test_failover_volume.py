@@ -206,6 +206,8 @@ BAD_INPUTS = [
     ({"timeout": "long"}, "timeout must be a number of seconds > 0, not 'long'."),
     ({"max_heals": 0}, "max_heals must be a whole number >= 1"),
     ({"heal_window": "1h"}, "heal_window must be a number of seconds > 0, not '1h'."),
+    ({"long_poll": -5}, "long_poll must be a number of seconds >= 0 (how long one look waits "
+                        "for a change; 0: one look per poll_delay), not -5."),
 ]
 
 
