@@ -105,8 +105,10 @@ def create_stacks(conn, names, template, files=None, parameters=None, tries=3):
 
 def create_groups(conn, names, size, template="asg_of_servers.yaml", parameters=None):
     files = {"member_server.yaml": read_example("member_server.yaml")}
-    return create_stacks(conn, names, read_example(template), files,
-                         dict(parameters or {}, size=size))
+    parameters = dict(parameters or {}, size=size)
+    if size > 10:  # the examples' max_size
+        parameters["max_size"] = size
+    return create_stacks(conn, names, read_example(template), files, parameters)
 
 
 def create_pair(conn, name):
