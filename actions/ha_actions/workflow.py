@@ -80,13 +80,15 @@ def _loaded(value):
 
 def recorded_guard_input(conn, execution_id):
     """What ``execution_id``'s check_concurrency task handed ha.concurrent_runs, or None
-    while Mistral has not scheduled that action (its input is fixed when it is)."""
+    while Mistral has not scheduled that action (its input is fixed when it is). A task
+    tried again (its executor died) is handed a new input: the newest one decides."""
     tasks = _get(conn, "/tasks", workflow_execution_id=execution_id,
                  name="check_concurrency")["tasks"]
     for task in tasks:
-        for action_ex in _get(conn, "/tasks/%s/action_executions" % task["id"])[
-                "action_executions"]:
-            return _loaded(action_ex.get("input"))
+        tries = _get(conn, "/tasks/%s/action_executions" % task["id"],
+                     sort_keys="created_at", sort_dirs="asc")["action_executions"]
+        if tries:
+            return _loaded(tries[-1].get("input"))
     return None
 
 

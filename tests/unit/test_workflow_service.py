@@ -91,7 +91,8 @@ def rival_tasks(mocker, ex_id, *inputs, state="RUNNING"):
     mocker.get("%s/tasks?workflow_execution_id=%s" % (MISTRAL, ex_id),
                json={"tasks": [{"id": "t-" + ex_id}]})
     mocker.get("%s/tasks/t-%s/action_executions" % (MISTRAL, ex_id), [
-        {"json": {"action_executions": [{"input": given}] if given else []}}
+        {"json": {"action_executions": given if isinstance(given, list) else
+                  [{"input": given}] if given else []}}
         for given in inputs])
     mocker.get("%s/executions/%s" % (MISTRAL, ex_id), json={"id": ex_id, "state": state})
 
@@ -103,6 +104,10 @@ def rival_tasks(mocker, ex_id, *inputs, state="RUNNING"):
     ((None, guard_input("z")), "RUNNING", {"z": False}),
     # It ended before its guard (e.g. the stack was busy): it changes nothing.
     ((None,), "ERROR", {}),
+    # Its guard was tried again (executor lost) after this run appeared: the newest try
+    # decides.
+    (([{"input": guard_input("z")}, {"input": guard_input("z", "me")}],), "RUNNING",
+     {"z": True}),
 ])
 def test_a_younger_rivals_guard_input_says_whether_it_counted_this_run(inputs, state, seen):
     pauses = []
