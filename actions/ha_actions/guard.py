@@ -126,7 +126,6 @@ def concurrent_runs(me, running, stack_refs, stale_after=DEFAULT_STALE_AFTER, no
     _check_stale_after(stale_after)
     now = _now(now)
     progress = progress or {}
-    younger = [ex_id for ex_id, saw in (seen_me or {}).items() if saw is False]
     older, stale = [], []
     for run in _rivals(me, running, stack_refs):
         last = progress.get(run["id"])
@@ -135,6 +134,8 @@ def concurrent_runs(me, running, stack_refs, stale_after=DEFAULT_STALE_AFTER, no
             stale.append({"id": run["id"], "created_at": run["created_at"], "quiet_s": quiet})
         else:
             older.append(run["id"])
+    younger = [] if older else [ex_id for ex_id, saw in (seen_me or {}).items()
+                                if saw is False]
     message = ""
     if older:
         message = ("Skipped, nothing changed: the older execution(s) %s of %s already work "
@@ -149,8 +150,6 @@ def concurrent_runs(me, running, stack_refs, stale_after=DEFAULT_STALE_AFTER, no
             "them (a Mistral engine died under them); they were ended (state ERROR) and "
             "this run goes on in their place." % (", ".join(s["id"] for s in stale),
                                                   stale_after))
-    if older:
-        younger = []
     return {"older": older, "younger": younger, "blocking": older + younger,
             "stale": stale, "message": message}
 

@@ -35,12 +35,16 @@ def api():
         yield mocker
 
 
-def volume(mocker, vid, status, *servers):
-    mocker.get("%s/volumes/%s" % (CINDER, vid), json={"volume": {
+def volume_body(vid, status, *servers):
+    return {"volume": {
         "id": vid, "name": "v", "status": status, "multiattach": False,
         "attachments": [{"server_id": s, "attachment_id": "att-" + s, "volume_id": vid,
                          "host_name": None, "device": "/dev/vdb", "id": vid} for s in servers],
-    }})
+    }}
+
+
+def volume(mocker, vid, status, *servers):
+    mocker.get("%s/volumes/%s" % (CINDER, vid), json=volume_body(vid, status, *servers))
 
 
 def test_volume_status_and_missing(api):
@@ -73,9 +77,9 @@ def test_volume_statuses_wait_flags(api, states, expect, server, done, pending, 
 
 
 def test_a_volume_wait_looks_again_until_done_or_failed(api):
-    vol = lambda status, *servers: {"json": {"volume": {  # noqa: E731
-        "id": VOLS[0], "name": "v", "status": status, "multiattach": False,
-        "attachments": [{"server_id": s} for s in servers]}}}
+    def vol(status, *servers):
+        return {"json": volume_body(VOLS[0], status, *servers)}
+
     api.get("%s/volumes/%s" % (CINDER, VOLS[0]),
             [vol("detaching", A), vol("detaching", A), vol("available")])
     clock = fake_cloud.Clock()

@@ -84,8 +84,7 @@ def test_a_status_wait_looks_again_until_the_server_has_it(nova, answers, until,
 def test_a_status_wait_hands_back_the_last_state_when_its_bound_is_over(nova):
     server(nova, S1, "ACTIVE")
     clock = fake_cloud.Clock()
-    action = compute.ServerStateAction(S1, until="SHUTOFF", wait_s=3)
-    got = compute.wait_for_status(make_connection(), S1, action.until, action.wait_s,
+    got = compute.wait_for_status(make_connection(), S1, "SHUTOFF", wait_s=3,
                                   sleep=clock.sleep, clock=clock)
     assert got["status"] == "ACTIVE" and clock.now == 3
 
