@@ -4,9 +4,11 @@ Raw REST through the openstacksdk proxy, like orchestration.py: functions take a
 Connection and plain values and return plain dicts.
 """
 
+import time
+
 from openstack import exceptions as sdk_exceptions
 
-from ha_actions import workflow
+from ha_actions import orchestration, workflow
 from ha_actions.connection import OpenStackAction, OperatorError, long_poll, readable
 
 NOT_FOUND = "NOT_FOUND"
@@ -128,6 +130,37 @@ def delete_server(conn, server_id):
         return {"server_id": server_id, "result": "already_deleted"}
     sdk_exceptions.raise_from_response(resp)
     return {"server_id": server_id, "result": "deleting"}
+
+
+# A build Nova lost (its message dropped while RabbitMQ restarted) stays BUILD, task state
+# scheduling, for ever; Heat's engine keeps polling it, holding the resource, and a
+# resume PATCH waits behind it until the stack times out.
+LOST_BUILD_TASK_STATE = "scheduling"
+
+
+def is_lost_build(server, now, older_than):
+    """True for a server still BUILD / scheduling ``older_than`` (> 0) s after its creation."""
+    created = orchestration.parse_time(server.get("created"))
+    return bool(older_than and older_than > 0 and created is not None
+                and server.get("status") == "BUILD"
+                and server.get("OS-EXT-STS:task_state") == LOST_BUILD_TASK_STATE
+                and now - created >= older_than)
+
+
+def delete_lost_builds(conn, server_ids, older_than, now=None):
+    """Delete those of ``server_ids`` that are lost builds (``is_lost_build``): Heat then
+    fails their resources and the next PATCH builds them again. ``{"deleted": [ids]}``."""
+    now = time.time() if now is None else now
+    deleted = []
+    for server_id in server_ids:
+        resp = conn.compute.get("/servers/%s" % server_id)
+        if resp.status_code == 404:
+            continue
+        sdk_exceptions.raise_from_response(resp)
+        if is_lost_build(resp.json()["server"], now, older_than):
+            delete_server(conn, server_id)
+            deleted.append(server_id)
+    return {"deleted": deleted}
 
 
 # dead_host_policy force_down: os-services by uuid and ``forced_down`` in the PUT body
@@ -289,6 +322,22 @@ class DeleteServerAction(OpenStackAction):
 
     def run(self, context):
         return readable(lambda: delete_server(self.connect(context), self.server_id))
+
+
+class DeleteLostBuildsAction(OpenStackAction):
+    """Delete the servers a stalled update of ``stack`` waits on that Nova lost while
+    building (BUILD / scheduling for ``older_than`` s); return their ids."""
+
+    def __init__(self, stack, older_than):
+        self.stack = stack
+        self.older_than = older_than
+
+    def run(self, context):
+        def delete():
+            conn = self.connect(context)
+            return delete_lost_builds(conn, orchestration.servers_in_progress(conn, self.stack),
+                                      self.older_than)
+        return readable(delete)
 
 
 class CheckForceDownAction(OpenStackAction):

@@ -319,6 +319,14 @@ def update_existing(conn, stack, parameters=None):
             "previous_updated_time": before.get("updated_time") or ""}
 
 
+def servers_in_progress(conn, ref, nested_depth=MEMBER_DEPTH + 1):
+    """Nova ids of the servers Heat is still creating or updating in stack ``ref`` or its
+    nested stacks (the resources an update waits on)."""
+    return [r["physical_resource_id"] for r in list_resources(conn, ref, nested_depth)
+            if r.get("resource_type") in SERVER_TYPES and r.get("physical_resource_id")
+            and (r.get("resource_status") or "").endswith("_IN_PROGRESS")]
+
+
 def newest_event_time(conn, ref, nested_depth=MEMBER_DEPTH + 1):
     """Time of the newest event of the stack or its nested stacks (Heat's format), or None."""
     resp = conn.orchestration.get("/stacks/%s/events" % ref, params={
@@ -328,7 +336,7 @@ def newest_event_time(conn, ref, nested_depth=MEMBER_DEPTH + 1):
     return events[0].get("event_time") if events else None
 
 
-def _parse_time(value):
+def parse_time(value):
     """Heat's '2026-12-03T08:15:46Z' / '...46' as seconds since the epoch, or None."""
     if not value:
         return None
@@ -346,7 +354,7 @@ def stalled_for(summary, newest_event, now):
     start since), or 0 when it is not in progress or times cannot be read."""
     if not summary["in_progress"]:
         return 0
-    times = [t for t in (_parse_time(summary["updated_time"]), _parse_time(newest_event)) if t]
+    times = [t for t in (parse_time(summary["updated_time"]), parse_time(newest_event)) if t]
     return max(0, int(now - max(times))) if times else 0
 
 
@@ -364,7 +372,7 @@ def stack_progress(conn, stack, previous_updated_time=None, stall_timeout=None, 
                              and "cancelled" in (summary["status_reason"] or "").lower())
     if stall_timeout and summary["in_progress"]:
         now = time.time() if now is None else now
-        started = _parse_time(summary["updated_time"]) or now
+        started = parse_time(summary["updated_time"]) or now
         if now - started >= stall_timeout:
             quiet = stalled_for(summary, newest_event_time(conn, summary["ref"]), now)
             summary["stalled"] = quiet >= stall_timeout

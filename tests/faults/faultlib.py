@@ -432,3 +432,16 @@ def wait_for(what, check, timeout=120, interval=0.3):
             return got
         time.sleep(interval)
     raise AssertionError("%s: not within %d s" % (what, timeout))
+
+
+def purge_queue(name):
+    """Drop the messages waiting in the devcloud RabbitMQ's queue ``name`` (rabbitmqctl
+    with the node's own cookie): a message lost as a RabbitMQ restart can lose it."""
+    with open(os.path.join(STATE, "data", "rabbitmq", ".erlang.cookie")) as f:
+        cookie = f.read().strip()
+    proc = subprocess.run(
+        ["rabbitmqctl", "-n", "devcloud@localhost", "--erlang-cookie", cookie, "purge_queue",
+         name], capture_output=True, text=True, timeout=60,
+        env=dict(os.environ, ERL_EPMD_ADDRESS="127.0.0.1", ERL_EPMD_PORT="4369"))
+    if proc.returncode != 0:
+        raise AssertionError("rabbitmqctl purge_queue %s failed: %s" % (name, proc.stderr[-800:]))

@@ -14,11 +14,12 @@ from faultlib import (
     HEALED,
     devcloud_command,
     executor_of,
+    purge_queue,
     running_pack_actions,
     signal_service,
     wait_for,
 )
-from groups import COMPUTE_SERVICES, server_host, wait_compute_service
+from groups import COMPUTE_SERVICES, members, server_host, wait_compute_service
 from scenarios import FAILOVER, REPLACE, BrokenGroup, Pair
 
 MISTRAL_SERVICES = ("mistral", "mistral-api", "mistral-engine", "mistral-engine-2",
@@ -101,6 +102,40 @@ def test_rabbitmq_restarted_during_the_heal(fault, conn, admin_conn, stacks):
     group = BrokenGroup(conn, admin_conn, stacks)
     heal(fault, "RabbitMQ restarted during the heal", group, "wait", restart("rabbitmq"),
          mistral_fault=True)
+
+
+def test_the_message_scheduling_the_replacement_lost(fault, conn, admin_conn, stacks):
+    """The message that was to schedule the replacement server is lost, as a RabbitMQ
+    restart can lose it (here: nova-conductor stopped and its queue purged). Nova shows
+    the server BUILD / scheduling for ever and Heat's engine waits on it, so a plain
+    resume waits too. The stalled update's resume deletes that lost build; Heat builds
+    the member again and the heal ends healed, the report saying which server it deleted."""
+    group = BrokenGroup(conn, admin_conn, stacks)
+    lost = []
+
+    def building():
+        resp = conn.compute.get("/servers", params={"status": "BUILD"})
+        return [s["id"] for s in resp.json()["servers"]]
+
+    def lose_the_build():
+        lost.extend(wait_for("the replacement server in BUILD", building, timeout=120))
+        purge_queue("conductor")
+
+    with fault("the message scheduling the replacement server lost", HEALED) as run:
+        run.watch(groups=[group.watched()])
+        devcloud_command("stop", "nova-conductor")
+        try:
+            ex = run.start(REPLACE, group.inputs())
+            run.inject("nova-conductor stopped before the heal; its queue purged once the "
+                       "replacement is BUILD", lose_the_build)
+        finally:
+            devcloud_command("start", "nova-conductor")
+        execution, report = run.finish(ex)
+        group.assert_healed(report)
+    assert report["lost_builds"] == lost, report
+    assert "Deleted server(s) %s whose build Nova had lost" % lost[0] in report["message"]
+    assert conn.compute.get("/servers/%s" % lost[0]).status_code == 404
+    assert lost[0] not in sum((m["servers"] for m in members(conn, group.stack_id).values()), [])
 
 
 def test_one_mistral_engine_killed_mid_execution(fault, conn, admin_conn, stacks,

@@ -80,3 +80,69 @@ def test_action(monkeypatch, nova):
     action = compute.ServerStatusesAction([S2])
     json.dumps(vars(action))
     assert action.run(None)["error"] == [S2]
+
+
+# --- lost builds: a stalled update's servers Nova never scheduled -------------------------
+
+HEAT = "https://heat.example.com:8004/v1/p-1234"
+CREATED = "2026-12-04T22:41:33Z"
+CREATED_AT = 1796424093.0  # CREATED in seconds since the epoch
+
+
+def build(status="BUILD", task_state="scheduling", created=CREATED):
+    return {"status": status, "OS-EXT-STS:task_state": task_state, "created": created}
+
+
+@pytest.mark.parametrize("server, age, older_than, lost", [
+    (build(), 41, 40, True),
+    (build(), 40, 40, True),
+    (build(), 39, 40, False),                          # may still be scheduled
+    (build(task_state="spawning"), 600, 40, False),    # on a host: slow, not lost
+    (build(task_state="networking"), 600, 40, False),
+    (build(status="ACTIVE", task_state=None), 600, 40, False),
+    (build(status="ERROR", task_state=None), 600, 40, False),
+    (build(created=None), 600, 40, False),
+    (build(), 600, 0, False),                          # stall detection off: never
+    (build(), 600, None, False),
+])
+def test_is_lost_build(server, age, older_than, lost):
+    assert compute.is_lost_build(server, CREATED_AT + age, older_than) is lost
+
+
+def test_delete_lost_builds_deletes_only_lost_ones(monkeypatch, nova):
+    """S1 lost (scheduling for 5 min), S2 building on a host, S3 gone: only S1 deleted."""
+    nova.get("%s/servers/%s" % (NOVA, S1), json={"server": dict(build(), id=S1)})
+    nova.get("%s/servers/%s" % (NOVA, S2), json={"server": dict(build(task_state="spawning"))})
+    nova.delete("%s/servers/%s" % (NOVA, S1), status_code=204)
+    nova.get("%s/stacks/web/1/resources" % HEAT, json={"resources": [
+        {"resource_type": "OS::Nova::Server", "resource_status": "CREATE_IN_PROGRESS",
+         "physical_resource_id": S1},
+        {"resource_type": "OS::Nova::Server", "resource_status": "UPDATE_IN_PROGRESS",
+         "physical_resource_id": S2},
+        {"resource_type": "OS::Nova::Server", "resource_status": "CREATE_IN_PROGRESS",
+         "physical_resource_id": S3},
+        {"resource_type": "OS::Nova::Server", "resource_status": "CREATE_COMPLETE",
+         "physical_resource_id": "done"},
+        {"resource_type": "OS::Heat::AutoScalingGroup", "resource_status": "UPDATE_IN_PROGRESS",
+         "physical_resource_id": "group"},
+        {"resource_type": "OS::Nova::Server", "resource_status": "CREATE_IN_PROGRESS",
+         "physical_resource_id": ""},
+    ]})
+    conn = fake_cloud.connection(TOKEN, "p-1234", {"compute": NOVA, "orchestration": HEAT})
+    monkeypatch.setattr(compute.time, "time", lambda: CREATED_AT + 300)
+    monkeypatch.setattr(compute.OpenStackAction, "connect", lambda self, ctx: conn)
+    action = compute.DeleteLostBuildsAction("web/1", 40)
+    json.dumps(vars(action))
+    assert action.run(None) == {"deleted": [S1]}
+    assert [(r.method, r.path.rsplit("/", 1)[-1]) for r in nova.request_history
+            if r.method == "DELETE"] == [("DELETE", S1)]
+    assert nova.request_history[0].qs == {"nested_depth": ["3"]}
+
+
+def test_delete_lost_builds_nova_failure_is_readable(monkeypatch, nova):
+    nova.get("%s/servers/%s" % (NOVA, S1), status_code=503,
+             json={"computeFault": {"code": 503, "message": "Service Unavailable"}})
+    result = compute.readable(lambda: compute.delete_lost_builds(make_connection(), [S1], 40))
+    assert isinstance(result, actions.Result) and result.is_error()
+    assert "Service Unavailable" in result.error and TOKEN not in result.error
+    assert not [r for r in nova.request_history if r.method == "DELETE"]

@@ -386,7 +386,7 @@ class TestChanges:
     def test_an_update_without_events_for_the_stall_timeout_is_stalled(self, conn, heat):
         mock_root(heat, status="UPDATE_IN_PROGRESS", updated="2026-01-05T00:00:00Z")
         self.events(heat, "2026-01-05T00:00:10Z")
-        now = orch._parse_time("2026-01-05T00:01:10Z")
+        now = orch.parse_time("2026-01-05T00:01:10Z")
         got = orch.stack_progress(conn, "web", "2026-01-04T00:00:00Z", 60, now=now)
         assert got["stalled"] is True and got["quiet_s"] == 60 and got["pending"] is True
         assert heat.last_request.qs == {"nested_depth": ["3"], "sort_keys": ["event_time"],
@@ -397,7 +397,7 @@ class TestChanges:
 
     def test_a_young_update_is_not_stalled_and_reads_no_events(self, conn, heat):
         mock_root(heat, status="UPDATE_IN_PROGRESS", updated="2026-01-05T00:00:00Z")
-        now = orch._parse_time("2026-01-05T00:00:30Z")
+        now = orch.parse_time("2026-01-05T00:00:30Z")
         got = orch.stack_progress(conn, "web", "2026-01-04T00:00:00Z", 60, now=now)
         assert got["stalled"] is False and "events" not in heat.last_request.url
 
@@ -418,7 +418,7 @@ class TestChanges:
                                                                            None)])
     def test_finished_or_unwatched_updates_are_never_stalled(self, conn, heat, status, timeout):
         mock_root(heat, status=status, updated="2026-01-05T00:00:00Z")
-        got = orch.stack_progress(conn, "web", None, timeout, now=orch._parse_time(
+        got = orch.stack_progress(conn, "web", None, timeout, now=orch.parse_time(
             "2026-01-06T00:00:00Z"))
         assert got["stalled"] is False
 
@@ -426,9 +426,9 @@ class TestChanges:
         summary = {"in_progress": True, "updated_time": None}
         assert orch.stalled_for(summary, None, 1000.0) == 0
         assert orch.stalled_for(dict(summary, in_progress=False), "2026-01-05T00:00:00Z",
-                                orch._parse_time("2026-01-06T00:00:00Z")) == 0
-        assert orch._parse_time("garbage") is None
-        assert orch._parse_time("2026-01-05T00:00:00") == orch._parse_time(
+                                orch.parse_time("2026-01-06T00:00:00Z")) == 0
+        assert orch.parse_time("garbage") is None
+        assert orch.parse_time("2026-01-05T00:00:00") == orch.parse_time(
             "2026-01-05T00:00:00Z")
 
     def test_preview(self, conn, heat):
