@@ -358,18 +358,32 @@ def stalled_for(summary, newest_event, now):
     return max(0, int(now - max(times))) if times else 0
 
 
+# What Nova writes in the fault of a server one of its own calls left in ERROR unanswered
+# (oslo.messaging's MessagingTimeout: RabbitMQ restarted, nova-scheduler down): not the
+# server's fault, so an update that failed on it is worth another PATCH.
+TRANSIENT_FAILURES = ("MessagingTimeout", "Timed out waiting for a reply")
+
+
+def failed_transiently(summary):
+    """True when the stack's update failed on one of TRANSIENT_FAILURES (Heat's reason)."""
+    reason = summary["status_reason"] or ""
+    return summary["status"].endswith("_FAILED") and any(t in reason for t in TRANSIENT_FAILURES)
+
+
 def stack_progress(conn, stack, previous_updated_time=None, stall_timeout=None, now=None):
     """``stack_summary`` plus ``stalled``: Heat has shown no progress on the update for
     ``stall_timeout`` seconds (no event in the stack or its nested stacks). A convergence
     stack stays *_IN_PROGRESS for ever when the heat-engine working on it died; a new
     PATCH resumes it. Events are read only once the update is older than the timeout.
     ``superseded``: the update failed because Heat cancelled it for a newer one (a resume
-    PATCH that came while the old traversal was still alive, only slow).
+    PATCH that came while the old traversal was still alive, only slow). ``transient``:
+    it failed on a lost Nova message (``failed_transiently``).
     """
     summary = stack_summary(get_stack(conn, stack), previous_updated_time)
     summary["stalled"] = False
     summary["superseded"] = (summary["status"].endswith("_FAILED")
                              and "cancelled" in (summary["status_reason"] or "").lower())
+    summary["transient"] = failed_transiently(summary)
     if stall_timeout and summary["in_progress"]:
         now = time.time() if now is None else now
         started = parse_time(summary["updated_time"]) or now

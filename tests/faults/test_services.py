@@ -96,46 +96,75 @@ def test_keystone_restarted_while_polling(fault, conn, admin_conn, stacks):
 def test_rabbitmq_restarted_during_the_heal(fault, conn, admin_conn, stacks):
     """RabbitMQ carries Mistral's own messages too: while it restarts (about 20 s here) a
     running action can send neither heartbeats nor its result. Mistral's heartbeat limit
-    (60 s, configs.py) is above that, so the run heals; a longer outage, or a message lost
-    in the restart, ends as a dead executor's does (README, Known limits): the run fails
-    saying so and the next run finds the heal done or finishes it."""
+    (60 s, configs.py) is above that, so the run heals. Nova's messages lost in the
+    restart are the next two tests' faults (a lost build, a lost scheduler answer). A
+    longer outage, or a Mistral message lost in the restart, ends as a dead executor's
+    does (README, Known limits): the run fails saying so and the next run finds the heal
+    done or finishes it."""
     group = BrokenGroup(conn, admin_conn, stacks)
     heal(fault, "RabbitMQ restarted during the heal", group, "wait", restart("rabbitmq"),
          mistral_fault=True)
 
 
-def test_the_message_scheduling_the_replacement_lost(fault, conn, admin_conn, stacks):
-    """The message that was to schedule the replacement server is lost, as a RabbitMQ
-    restart can lose it (here: nova-conductor stopped and its queue purged). Nova shows
-    the server BUILD / scheduling for ever and Heat's engine waits on it, so a plain
-    resume waits too. The stalled update's resume deletes that lost build; Heat builds
-    the member again and the heal ends healed, the report saying which server it deleted."""
-    group = BrokenGroup(conn, admin_conn, stacks)
-    lost = []
+def heal_losing_a_nova_message(fault, name, group, service, status, **inputs):
+    """replace_member with ``service`` (nova-conductor or nova-scheduler) stopped; once the
+    replacement server shows ``status``, the service's queue is purged (its message lost,
+    as a RabbitMQ restart can lose one) and the service started again. Returns the
+    report and the servers that showed ``status`` (as Nova showed them then)."""
+    def replacements():
+        resp = group.conn.compute.get("/servers/detail", params={"status": status})
+        return [s for s in resp.json()["servers"] if s["id"] != group.server]
 
-    def building():
-        resp = conn.compute.get("/servers", params={"status": "BUILD"})
-        return [s["id"] for s in resp.json()["servers"]]
+    seen = []
 
-    def lose_the_build():
-        lost.extend(wait_for("the replacement server in BUILD", building, timeout=120))
-        purge_queue("conductor")
+    def lose_the_message():
+        seen.extend(wait_for("the replacement server %s" % status, replacements, timeout=150))
+        purge_queue(service.split("-", 1)[1])
 
-    with fault("the message scheduling the replacement server lost", HEALED) as run:
+    with fault(name, HEALED) as run:
         run.watch(groups=[group.watched()])
-        devcloud_command("stop", "nova-conductor")
+        devcloud_command("stop", service)
         try:
-            ex = run.start(REPLACE, group.inputs())
-            run.inject("nova-conductor stopped before the heal; its queue purged once the "
-                       "replacement is BUILD", lose_the_build)
+            ex = run.start(REPLACE, group.inputs(**inputs))
+            run.inject("%s stopped before the heal; its queue purged once the replacement is "
+                       "%s" % (service, status), lose_the_message)
         finally:
-            devcloud_command("start", "nova-conductor")
+            devcloud_command("start", service)
         execution, report = run.finish(ex)
         group.assert_healed(report)
+    return report, seen
+
+
+def test_the_message_scheduling_the_replacement_lost(fault, conn, admin_conn, stacks):
+    """The message that was to schedule the replacement server is lost: Nova shows the
+    server BUILD / scheduling for ever and Heat's engine waits on it, so a plain resume
+    waits too. The stalled update's resume deletes that lost build; Heat builds the member
+    again and the heal ends healed, the report saying which server it deleted."""
+    group = BrokenGroup(conn, admin_conn, stacks)
+    report, servers = heal_losing_a_nova_message(
+        fault, "the message scheduling the replacement server lost", group, "nova-conductor",
+        "BUILD")
+    lost = [server["id"] for server in servers]
     assert report["lost_builds"] == lost, report
     assert "Deleted server(s) %s whose build Nova had lost" % lost[0] in report["message"]
     assert conn.compute.get("/servers/%s" % lost[0]).status_code == 404
     assert lost[0] not in sum((m["servers"] for m in members(conn, group.stack_id).values()), [])
+
+
+def test_the_scheduler_answer_for_the_replacement_lost(fault, conn, admin_conn, stacks):
+    """nova-scheduler's answer for the replacement server is lost: after
+    rpc_response_timeout (60 s) nova-conductor puts the server in ERROR (fault
+    MessagingTimeout) and Heat's update fails on it. That failure is not the member's: the
+    update is PATCHed again, Heat builds the member again, and the heal ends healed.
+    (stall_timeout above the 60 s so that only the failure starts the second PATCH.)"""
+    group = BrokenGroup(conn, admin_conn, stacks)
+    report, errored = heal_losing_a_nova_message(
+        fault, "nova-scheduler's answer for the replacement server lost", group,
+        "nova-scheduler", "ERROR", stall_timeout=150)
+    assert ["MessagingTimeout" in (s.get("fault") or {}).get("message", "")
+            for s in errored] == [True], errored
+    assert errored[0]["id"] not in sum(
+        (m["servers"] for m in members(conn, group.stack_id).values()), [])
 
 
 def test_one_mistral_engine_killed_mid_execution(fault, conn, admin_conn, stacks,

@@ -414,6 +414,23 @@ class TestChanges:
         got = orch.stack_progress(conn, "web", "2026-01-04T00:00:00Z", 60)
         assert got["superseded"] is superseded and got["stalled"] is False
 
+    @pytest.mark.parametrize("status,reason,transient", [
+        ("UPDATE_FAILED", 'Resource CREATE failed: ResourceInError: resources.server: Went to '
+         'status ERROR due to "Message: MessagingTimeout, Code: 500"', True),
+        ("UPDATE_FAILED", "Resource CREATE failed: Timed out waiting for a reply to message ID "
+         "7f3a", True),
+        ("UPDATE_FAILED", 'Resource CREATE failed: ResourceInError: resources.server: Went to '
+         'status ERROR due to "Message: No valid host was found. , Code: 500"', False),
+        ("UPDATE_FAILED", None, False),
+        ("UPDATE_COMPLETE", "MessagingTimeout seen earlier", False)])
+    def test_an_update_failed_on_a_lost_nova_message_is_transient(self, conn, heat, status,
+                                                                 reason, transient):
+        heat.get("%s/stacks/web" % HEAT, json={"stack": dict(stack_body(
+            status=status, updated="2026-01-05T00:00:00Z")["stack"],
+            stack_status_reason=reason)})
+        got = orch.stack_progress(conn, "web", "2026-01-04T00:00:00Z", 60)
+        assert got["transient"] is transient and got["superseded"] is False
+
     @pytest.mark.parametrize("status,timeout", [("UPDATE_COMPLETE", 60), ("UPDATE_IN_PROGRESS",
                                                                            None)])
     def test_finished_or_unwatched_updates_are_never_stalled(self, conn, heat, status, timeout):
