@@ -27,6 +27,11 @@ PORTS = {
     "aodh-api": 8042,
 }
 
+# The policy mode current releases ship with: scope checks on, the new default rules
+# (reader / member / project admin) and no deprecated ones. Keystone and Placement
+# run it by default.
+POLICY_NEW_DEFAULTS = {"enforce_scope": True, "enforce_new_defaults": True}
+
 DATABASES = ("keystone", "heat", "nova_api", "nova", "nova_cell0", "placement",
              "glance", "cinder", "mistral", "aodh")
 
@@ -149,7 +154,7 @@ def heat_conf(lay, secrets):
                                       endpoint_override=KEYSTONE, region_name=None),
         "paste_deploy": {"api_paste_config": lay.venv_etc("heat", "api-paste.ini")},
         "oslo_messaging_notifications": {"driver": "noop"},
-        "oslo_policy": {"enforce_scope": False, "enforce_new_defaults": False},
+        "oslo_policy": POLICY_NEW_DEFAULTS,
     }
 
 
@@ -201,7 +206,7 @@ def nova_conf(lay, secrets):
         "oslo_messaging_notifications": {"driver": "messagingv2"},
         "notifications": {"notify_on_state_change": "vm_and_task_state",
                           "notification_format": "unversioned"},
-        "oslo_policy": {"enforce_scope": False, "enforce_new_defaults": False},
+        "oslo_policy": POLICY_NEW_DEFAULTS,
     }
 
 
@@ -231,7 +236,7 @@ def glance_conf(lay, secrets):
         "database": {"connection": _db(secrets, "glance")},
         "keystone_authtoken": _authtoken(secrets, "glance"),
         "paste_deploy": {"flavor": "keystone"},
-        "oslo_policy": {"enforce_scope": False, "enforce_new_defaults": False},
+        "oslo_policy": POLICY_NEW_DEFAULTS,
     }
 
 
@@ -261,7 +266,7 @@ def cinder_conf(lay, secrets):
         "nova": _service_auth(secrets, "cinder"),
         "oslo_concurrency": {"lock_path": os.path.join(lay.data, "cinder", "locks")},
         "oslo_messaging_notifications": {"driver": "noop"},
-        "oslo_policy": {"enforce_scope": False, "enforce_new_defaults": False},
+        "oslo_policy": POLICY_NEW_DEFAULTS,
     }
 
 
@@ -273,7 +278,7 @@ def mistral_conf(lay, secrets):
         "database": {"connection": _db(secrets, "mistral"), "max_pool_size": 10},
         "keystone_authtoken": _authtoken(secrets, "mistral"),
         "pecan": {"auth_enable": True},
-        "oslo_policy": {"enforce_scope": False, "enforce_new_defaults": False},
+        "oslo_policy": POLICY_NEW_DEFAULTS,
         "executor": {"type": "remote"},
         # Cron triggers in the periodic server (part of --server all), not in the API
         # app: its thread takes Mistral's DB lock in the launcher process, and a worker
@@ -314,7 +319,7 @@ def aodh_conf(lay, secrets):
         "listener": {"workers": 1},
         "notifier": {"workers": 1},
         "evaluator": {"workers": 1},
-        "oslo_policy": {"enforce_scope": False, "enforce_new_defaults": False},
+        "oslo_policy": POLICY_NEW_DEFAULTS,
     }
 
 
