@@ -1,8 +1,8 @@
 """Fixtures of the fault suite (tests/faults): the devcloud's fixtures, the results table,
-and a devcloud made whole again after every test.
+and a check before every test that the devcloud is whole.
 
 Run with the devcloud up (tools/devcloud up --mistral-scale for the Mistral faults):
-``tox -e faults``. The table is printed at the end and written to
+``tox -e cloud -- tests/faults``. The tables are printed at the end and written to
 $DEVCLOUD_HOME/fault-results.txt (or $HA_FAULT_RESULTS).
 """
 
@@ -16,15 +16,28 @@ sys.path.insert(0, os.path.join(TESTS, "functional"))
 sys.path.insert(0, os.path.join(TESTS, "unit"))  # fuzz_strategies
 
 from devcloud_fixtures import *  # noqa: E402,F401,F403
-from devcloud_fixtures import MistralAPI  # noqa: E402
-from faultlib import FaultRun, devcloud_command, mistral_mode, write_results  # noqa: E402
+from devcloud_fixtures import MistralAPI, await_deletes  # noqa: E402
+from faultlib import (  # noqa: E402
+    FaultRun,
+    LoadRun,
+    devcloud_command,
+    mistral_mode,
+    write_results,
+)
 
+HERE = os.path.dirname(os.path.abspath(__file__))
 ROWS = []
+# A fault test that hangs (a wait that never ends) fails with its name after this long;
+# the rest of the suite goes on.
+FAULT_TIMEOUT_S = 900
 
 
 def pytest_collection_modifyitems(items):
     for item in items:
-        item.add_marker(pytest.mark.faults)
+        if str(item.fspath).startswith(HERE):
+            item.add_marker(pytest.mark.faults)
+            if item.get_closest_marker("timeout") is None:
+                item.add_marker(pytest.mark.timeout(FAULT_TIMEOUT_S))
 
 
 @pytest.fixture
@@ -38,12 +51,30 @@ def fault(conn, pack_workflows):
     return make
 
 
+@pytest.fixture
+def load(conn, pack_workflows):
+    """load(name, replaced, **kw) -> a LoadRun: one row of the load table."""
+    api = MistralAPI(conn)
+
+    def make(name, replaced, **kw):
+        return LoadRun(api, conn, name, ROWS, replaced, **kw)
+
+    return make
+
+
 @pytest.fixture(autouse=True)
-def devcloud_whole_again():
-    """After each test every service runs again, whatever the test stopped or killed."""
-    yield
-    if devcloud_command("status", check=False).returncode != 0:
-        devcloud_command("up")
+def devcloud_whole(conn):
+    """Before each test every service runs: a test restores what it stopped or killed,
+    and one that did not fails the next test loudly here (nothing is repaired). The
+    stacks of the tests before are deleted first (checked DELETE_COMPLETE), so that no
+    fault hits a delete."""
+    await_deletes(conn)
+    proc = devcloud_command("status", check=False)
+    if proc.returncode != 0:
+        down = [line.split()[0] for line in proc.stdout.splitlines()[1:]
+                if len(line.split()) > 1 and line.split()[1] != "running"]
+        pytest.fail("the devcloud is not whole before this test (the test before left "
+                    "%s not running): tools/devcloud up" % ", ".join(down or ["?"]))
 
 
 @pytest.fixture
@@ -63,4 +94,3 @@ def pytest_terminal_summary(terminalreporter):
 def pytest_sessionfinish(session, exitstatus):
     if any(not row["ok"] for row in ROWS) and session.exitstatus == 0:
         session.exitstatus = 1
-

@@ -31,6 +31,13 @@ from devcloud_fixtures import DEVCLOUD, MEMBER, REPO, STATE
 TOKEN_PATTERN = re.compile(r"gAAAAA[0-9A-Za-z_=-]{40,}")
 HEALED = "healed"
 FAILED_WITH_REASON = "failed-with-reason"
+# A heal that needed a run the test started: not "healed" (nothing in the real chain
+# starts that run until the reconcile loop exists).
+HEALED_BY_HAND = "healed by a second run started by hand"
+# The two named ways Mistral loses a run (README, Known limits).
+LOST_RUNNING = "left RUNNING with no task moving"
+LOST_THE_TOKEN = "its retried action lost the caller's token"
+HELD = "held"
 # What an action says when Mistral ran it again without the caller's token (connection.py).
 LOST_TOKEN = "without the caller's token: Mistral lost it"
 DONE_ALREADY = ("already_healed", "already_active")
@@ -161,7 +168,10 @@ class FaultRun:
     """One fault test: what it injects, when, what came of it, which invariants held."""
 
     def __init__(self, api, conn, name, expect, table):
-        self.api, self.conn, self.name, self.expect, self.table = api, conn, name, expect, table
+        """``expect``: the outcome expected, or a tuple of the outcomes that may come
+        (a Mistral fault may lose the run, or not)."""
+        self.api, self.conn, self.name, self.table = api, conn, name, table
+        self.expect = (expect,) if isinstance(expect, str) else tuple(expect)
         self.t0 = time.time()
         self.since = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(self.t0 - 1))
         self.injected, self.outcome, self.seconds = "-", None, None
@@ -216,40 +226,47 @@ class FaultRun:
         self.seconds = time.time() - self.t0
         return execution, report
 
-    def finish_or_run_again(self, execution_id, start_again, stale_after=30, first_wait=150):
-        """Wait for the execution, which a Mistral process died under. Mistral may lose it
-        two ways (README, Known limits): it stays RUNNING without progress (an engine died
-        with the message that was to start its next task), or the lost action is run again
-        without the caller's token and the run fails saying so. Either way the same
-        operation is started again, as a re-fired alarm or the operator would (with a short
-        stale_after), and that run must finish the work: the lost one ended by it, saying
-        so. Returns (execution, report) of the run that finished."""
-        try:
-            execution, report = self.finish(execution_id, timeout=first_wait)
-        except AssertionError:  # still RUNNING: lost by Mistral
+    def finish_or_lost(self, execution_id, first_wait=150, still_for=30):
+        """Wait for an execution a Mistral process died under. Returns (execution, report,
+        loss): ``loss`` is None when the run ended by itself (the outcome is its own), or
+        names which of the two known ways Mistral lost it, after asserting the state that
+        loss leaves: RUNNING with no task changed for ``still_for`` seconds, or ERROR with
+        the lost-token message. Anything else is the run's own outcome."""
+        execution = self.api.wait_ended(execution_id, timeout=first_wait)
+        self.seconds = time.time() - self.t0
+        if execution["state"] not in self.api.TERMINAL:
+            still = self.api.seconds_without_progress(execution_id)
+            assert still >= still_for, (
+                "execution %s is still %s after %d s but a task moved %.0f s ago: slow, "
+                "not lost" % (execution_id, execution["state"], first_wait, still))
+            self.outcome = "lost by Mistral: %s" % LOST_RUNNING
+            return execution, {}, LOST_RUNNING
+        report = (execution["output"] or {}).get("report") or {}
+        self.outcome = outcome_of(execution, report)
+        if execution["state"] == "ERROR" and LOST_TOKEN in (execution.get("state_info") or ""):
+            self.outcome = "lost by Mistral: %s" % LOST_THE_TOKEN
+            return execution, report, LOST_THE_TOKEN
+        return execution, report, None
+
+    def second_run_by_hand(self, lost_id, loss, workflow, inputs, stale_after=30):
+        """What an operator (or a re-fired alarm) does after a lost run: start the same
+        operation again (with a short ``stale_after`` when the lost run is still RUNNING).
+        The row's outcome is HEALED_BY_HAND when that run finished the work or found it
+        done, never HEALED; a run left RUNNING must have been ended by it, saying so."""
+        if loss == LOST_RUNNING:
             time.sleep(stale_after + 2)
-            execution, report = self._run_again(start_again(stale_after))
-            lost = self.api.execution(execution_id)
+        execution, report = self.finish(self.start(workflow, dict(inputs,
+                                                                  stale_after=stale_after)))
+        if loss == LOST_RUNNING:
+            lost = self.api.execution(lost_id)
             assert lost["state"] == "ERROR", lost["state"]
             assert "Mistral lost this execution" in (lost.get("state_info") or "")
-            assert [s["id"] for s in report.get("stale_executions") or []] == [execution_id]
-            self.injected += "; lost by Mistral (RUNNING), taken over by a second run"
-            return execution, report
-        if execution["state"] == "ERROR" and LOST_TOKEN in (execution.get("state_info") or ""):
-            execution, report = self._run_again(start_again(stale_after))
-            self.injected += "; the retry lost the caller's token, a second run finished"
+            assert [s["id"] for s in report.get("stale_executions") or []] == [lost_id]
+        self.injected += "; lost by Mistral (%s), a second run started by hand" % loss
+        if self.outcome == HEALED or (execution["state"] == "SUCCESS" and
+                                      report.get("status") in DONE_ALREADY):
+            self.outcome = HEALED_BY_HAND
         return execution, report
-
-    def _run_again(self, workflow_and_inputs):
-        execution, report = self.finish(self.start(*workflow_and_inputs))
-        if execution["state"] == "SUCCESS" and report.get("status") in DONE_ALREADY:
-            self.outcome = HEALED  # the first run's update went through: nothing left to do
-        return execution, report
-
-    def note(self, outcome):
-        """Set the row's outcome by hand (storms: a summary of many executions)."""
-        self.outcome = outcome
-        self.seconds = time.time() - self.t0
 
     # --- what the harness checks at the end --------------------------------------------
 
@@ -263,25 +280,34 @@ class FaultRun:
         if self.watcher is not None:
             self.problems += self.watcher.stop()
         try:
+            self._settle()
             self.problems += self._end_checks()
         except Exception as err:  # noqa: BLE001 - reported in the row and raised below
             self.problems.append("end checks failed: %r" % err)
         held = not self.problems
         test_failed = exc_type is not None
-        self.table.append({
-            "fault": self.name,
-            "injected": self.injected,
-            "expected": self.expect,
+        if self.seconds is None:
+            self.seconds = time.time() - self.t0
+        row = self._row()
+        row.update({
             "outcome": self.outcome or ("test error" if test_failed else "-"),
             "seconds": self.seconds,
             "invariants": "held" if held else "; ".join(self.problems),
-            "ok": held and not test_failed and self.outcome == self.expect,
+            "ok": held and not test_failed and self.outcome in self.expect,
         })
+        self.table.append(row)
         if not test_failed:
             assert held, "invariants broken: %s" % "; ".join(self.problems)
-            assert self.outcome == self.expect, "outcome %s, expected %s" % (
-                self.outcome, self.expect)
+            assert self.outcome in self.expect, "outcome %s, expected %s" % (
+                self.outcome, " or ".join(self.expect))
         return False
+
+    def _settle(self):
+        """Hook for what a row computes once the test's body is done."""
+
+    def _row(self):
+        return {"kind": "fault", "fault": self.name, "injected": self.injected,
+                "expected": " or ".join(self.expect)}
 
     def _end_checks(self):
         problems = []
@@ -337,6 +363,77 @@ class FaultRun:
         return sorted(set(problems))
 
 
+QUIET = ("skipped", "already_healed", "already_active", "ignored")
+
+
+class LoadRun(FaultRun):
+    """A load, storm or bad-input scenario (no fault injected): many runs at once. Its
+    outcome is computed from what every run ended as (Mistral's record): ``held`` when
+    exactly ``replaced`` of them replaced (or failed over), the others ended with one of
+    the ``quiet`` statuses (skipped, already done, ignored) or, where ``refusals``
+    allows, failed with a clear reason, and nothing else; the row lists those figures."""
+
+    def __init__(self, api, conn, name, table, replaced, refusals=False, quiet=QUIET):
+        super().__init__(api, conn, name, HELD, table)
+        self.want_replaced, self.refusals, self.quiet = replaced, refusals, quiet
+        self.requests, self.tracked, self.figures = None, [], {}
+
+    def load(self, what, requests):
+        """Say what load the test puts on the pack: ``requests`` runs asked for."""
+        self.injected, self.requests = what, requests
+
+    def track(self, execution_ids):
+        """Executions the test did not start itself (Heat started them for an alarm)."""
+        self.tracked += [e for e in execution_ids if e not in self.tracked]
+
+    def results(self, timeout=600):
+        """{execution id: (execution, output)} of every run, once each has ended."""
+        ids = list(dict.fromkeys(self.executions + self.tracked))
+        return {ex_id: self.api.wait(ex_id, timeout=timeout) for ex_id in ids}
+
+    def _settle(self):
+        results = self.results()
+        counts = {"replaced": 0, "quiet": 0, "refused": 0, "other": 0}
+        for execution, output in results.values():
+            report = (output or {}).get("report") or {}
+            counts[kind_of_end(execution, report, self.quiet)] += 1
+        self.figures = dict(counts, started=self.requests or len(self.executions),
+                            accepted=len(results))
+        self.seconds = self.seconds or time.time() - self.t0
+        wrong = []
+        if counts["replaced"] != self.want_replaced:
+            wrong.append("%d replaced, %d expected" % (counts["replaced"], self.want_replaced))
+        if counts["refused"] and not self.refusals:
+            wrong.append("%d refused" % counts["refused"])
+        if counts["other"]:
+            wrong.append("%d ended neither replaced, quiet nor refused" % counts["other"])
+        self.outcome = HELD if not wrong else "not held: " + ", ".join(wrong)
+
+    def _row(self):
+        return dict(self.figures, kind="load", fault=self.name, injected=self.injected,
+                    expected=HELD)
+
+
+def kind_of_end(execution, report, quiet=QUIET):
+    """replaced | quiet (one of the ``quiet`` statuses) | refused (ERROR with a clear
+    reason) | other."""
+    status = report.get("status")
+    if execution["state"] == "SUCCESS":
+        if status in ("replaced", "failed_over", "recorded"):
+            return "replaced"
+        return "quiet" if status in quiet else "other"
+    return "refused" if clear_error(execution, report) else "other"
+
+
+def clear_error(execution, report):
+    """A refusal an operator can act on: ERROR, a state_info without a traceback, and a
+    report with status 'failed' and a message."""
+    info = (execution.get("state_info") or "").strip()
+    message = str(report.get("message") or "").strip()
+    return (execution["state"] == "ERROR" and bool(info) and "Traceback" not in info and
+            report.get("status") == "failed" and message not in ("", "None"))
+
+
 def _settled_stack_status(conn, stack_id, timeout=120):
     """The stack's status once it leaves *_IN_PROGRESS (or after ``timeout``)."""
     deadline = time.time() + timeout
@@ -350,25 +447,48 @@ def _settled_stack_status(conn, stack_id, timeout=120):
         time.sleep(1)
 
 
-def format_table(rows):
-    """The results table: one line per fault."""
-    header = ("fault", "injected", "expected", "outcome", "s", "invariants")
-    lines = [[r["fault"], r["injected"], r["expected"], r["outcome"],
-              "-" if r["seconds"] is None else "%.0f" % r["seconds"], r["invariants"]]
-             for r in rows]
-    limits = (80, 120, 20, 20, 5, 400)  # what broke (the last column) is kept nearly whole
-    widths = [min(max(len(str(x)) for x in col), limit)
-              for col, limit in zip(zip(header, *lines), limits)]
+FAULT_COLUMNS = (("fault", "fault", 80), ("injected", "injected", 120),
+                 ("expected", "expected", 40), ("outcome", "outcome", 45), ("s", "seconds", 5),
+                 ("invariants", "invariants", 400))
+LOAD_COLUMNS = (("load or bad input", "fault", 70), ("what", "injected", 60),
+                ("runs asked", "started", 10), ("accepted", "accepted", 8),
+                ("replaced", "replaced", 8), ("skipped/done", "quiet", 12),
+                ("refused with a reason", "refused", 21), ("other", "other", 5),
+                ("outcome", "outcome", 40), ("s", "seconds", 5),
+                ("invariants", "invariants", 400))
+
+
+def _table(rows, columns):
+    def cell(row, key):
+        value = row.get(key)
+        if key == "seconds":
+            return "-" if value is None else "%.0f" % value
+        return "-" if value is None else str(value)
+
+    header = [title for title, _, _ in columns]
+    lines = [[cell(r, key) for _, key, _ in columns] for r in rows]
+    widths = [min(max(len(x) for x in col), limit)
+              for col, limit in zip(zip(header, *lines), [c[2] for c in columns])]
 
     def fmt(row):
-        return "  ".join(str(x)[:w].ljust(w) for x, w in zip(row, widths)).rstrip()
+        return "  ".join(x[:w].ljust(w) for x, w in zip(row, widths)).rstrip()
 
-    out = [fmt(header), fmt(["-" * w for w in widths])] + [fmt(r) for r in lines]
+    return [fmt(header), fmt(["-" * w for w in widths])] + [fmt(r) for r in lines]
+
+
+def format_table(rows):
+    """Two tables: the faults survived, then the load and bad input held; and a summary."""
+    faults = [r for r in rows if r.get("kind") != "load"]
+    loads = [r for r in rows if r.get("kind") == "load"]
+    out = []
+    if faults:
+        out += ["Faults survived"] + _table(faults, FAULT_COLUMNS) + [""]
+    if loads:
+        out += ["Load and bad input held"] + _table(loads, LOAD_COLUMNS) + [""]
     bad = [r for r in rows if not r["ok"]]
-    out.append("")
-    out.append("%d fault(s), %d as expected, %d not%s" % (
-        len(rows), len(rows) - len(bad), len(bad), "" if not bad else ": " + ", ".join(
-            r["fault"] for r in bad)))
+    out.append("%d fault(s), %d load row(s): %d as expected, %d not%s" % (
+        len(faults), len(loads), len(rows) - len(bad), len(bad), "" if not bad else ": " +
+        ", ".join(r["fault"] for r in bad)))
     return "\n".join(out)
 
 

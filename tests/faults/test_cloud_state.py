@@ -13,26 +13,29 @@ from faultlib import FAILED_WITH_REASON, HEALED, devcloud_command
 from groups import changed, example, members, patch_and_wait, server_status, stack
 from scenarios import FAILOVER, REPLACE, BrokenGroup, Pair, wait_stack_status
 
-SLOW_UPDATE_S = 150
+# Someone else's update: long enough to see that the heal waits it out, never PATCHes over.
+SLOW_UPDATE_S = 30
+# ... and long enough for a 60 s token to expire while the heal waits.
+SLOWER_THAN_A_TOKEN_S = 90
 
 
-def slow_group_template(min_size=1):
+def slow_group_template(seconds):
     """examples/asg_of_servers.yaml plus an OS::Heat::TestResource whose update takes
-    SLOW_UPDATE_S seconds: 'someone else's update' that the heal must wait out."""
+    ``seconds``: 'someone else's update' that the heal must wait out."""
     text, files = example("asg_of_servers.yaml", "member_server.yaml")
     template = yaml.safe_load(text)
     template["heat_template_version"] = str(template["heat_template_version"])
     template["parameters"]["slow_value"] = {"type": "string", "default": "a"}
     template["resources"]["slow"] = {"type": "OS::Heat::TestResource", "properties": {
         "value": {"get_param": "slow_value"},
-        "action_wait_secs": {"create": 0, "update": SLOW_UPDATE_S, "delete": 0}}}
+        "action_wait_secs": {"create": 0, "update": seconds, "delete": 0}}}
     return yaml.safe_dump(template), files
 
 
 class SlowGroup(BrokenGroup):
-    def __init__(self, conn, admin_conn, stacks):
+    def __init__(self, conn, admin_conn, stacks, seconds=SLOW_UPDATE_S):
         self.conn = conn
-        text, files = slow_group_template()
+        text, files = slow_group_template(seconds)
         self.body = stacks.create(text, parameters={"size": 3}, files=files)
         self.stack_id, self.name, self.min_size = self.body["id"], self.body["stack_name"], 1
         self.before = members(conn, self.stack_id)
@@ -78,28 +81,33 @@ def test_stack_updated_by_someone_else_when_the_heal_starts(fault, conn, admin_c
         execution, report = run.finish(ex)
         group.assert_healed(report)
         assert stack(conn, group.stack_id)["parameters"]["slow_value"] == "b"
-        assert report["duration_s"] >= SLOW_UPDATE_S - 30  # it waited, it did not PATCH over
+        assert report["duration_s"] >= SLOW_UPDATE_S - 5  # it waited, it did not PATCH over
 
 
 def test_stack_already_update_failed(fault, conn, admin_conn, stacks, no_compute_room):
     group = BrokenGroup(conn, admin_conn, stacks)
-    # An earlier scale-out failed for want of a compute host: the stack is UPDATE_FAILED
-    # with a failed fourth member.
-    no_compute_room()
-    body = stack(conn, group.stack_id)
-    resp = conn.orchestration.patch("/stacks/%s/%s" % (body["stack_name"], body["id"]),
-                                    json={"parameters": {"size": 4}})
-    assert resp.status_code == 202, resp.text
-    time.sleep(2)
-    assert wait_stack_status(conn, group.stack_id, ("UPDATE_FAILED", "UPDATE_COMPLETE")) == \
-        "UPDATE_FAILED"
-    no_compute_room(enabled=True)
-    mid = members(conn, group.stack_id)
-    failed = [n for n in mid if n not in group.before]
-    assert len(failed) == 1
+    failed = []
+
+    def fail_a_scale_out():
+        """An earlier scale-out fails for want of a compute host: the stack is
+        UPDATE_FAILED with a failed fourth member."""
+        no_compute_room()
+        body = stack(conn, group.stack_id)
+        resp = conn.orchestration.patch("/stacks/%s/%s" % (body["stack_name"], body["id"]),
+                                        json={"parameters": {"size": 4}})
+        assert resp.status_code == 202, resp.text
+        time.sleep(2)
+        assert wait_stack_status(conn, group.stack_id,
+                                 ("UPDATE_FAILED", "UPDATE_COMPLETE")) == "UPDATE_FAILED"
+        no_compute_room(enabled=True)
+        failed.extend(n for n in members(conn, group.stack_id) if n not in group.before)
+        assert len(failed) == 1
+
     with fault("stack already UPDATE_FAILED when the heal starts", HEALED) as run:
         run.watch(groups=[group.watched()])
-        run.inject("before the heal starts (an earlier update failed)", lambda: None)
+        run.inject("before the heal starts: a scale-out failed (no compute host had room)",
+                   fail_a_scale_out)
+        mid = members(conn, group.stack_id)
         execution, report = run.finish(run.start(REPLACE, group.inputs()))
         after = members(conn, group.stack_id)
         assert changed(group.before, after) == [group.victim]
@@ -144,10 +152,11 @@ def test_the_replacement_server_goes_to_error(fault, conn, admin_conn, stacks, n
 
 
 def test_group_at_min_size(fault, conn, admin_conn, stacks):
-    group = BrokenGroup(conn, admin_conn, stacks, size=2, min_size=2)
-    with fault("group at min_size", HEALED) as run:
+    group = BrokenGroup(conn, admin_conn, stacks, size=2, min_size=2, break_one=False)
+    with fault("a member of a group at min_size fails", HEALED) as run:
         run.watch(groups=[group.watched()])
-        run.inject("before the heal starts", lambda: None)
+        run.inject("before the heal starts: a member's server put in ERROR",
+                   lambda: admin_conn.compute.reset_server_state(group.server, "error"))
         execution, report = run.finish(run.start(REPLACE, group.inputs()))
         group.assert_healed(report)
 
@@ -168,7 +177,7 @@ def short_tokens():
 
 
 def test_the_callers_token_expires_mid_run(fault, conn, admin_conn, stacks, short_tokens):
-    group = SlowGroup(conn, admin_conn, stacks)
+    group = SlowGroup(conn, admin_conn, stacks, seconds=SLOWER_THAN_A_TOKEN_S)
     short_lived = MistralAPI(openstack.connect(cloud=MEMBER))
     with fault("the caller's token expires mid-run (60 s tokens)", FAILED_WITH_REASON) as run:
         run.watch(groups=[group.watched()])

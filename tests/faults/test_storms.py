@@ -1,11 +1,11 @@
-"""Storms and concurrency: many requests for one failure replace one member; many stacks
-at once are all healed, none in the way of another."""
+"""Storms and concurrency (the load table): many requests for one failure replace one
+member; many stacks at once are all healed, none in the way of another. No fault is
+injected: each row's outcome is computed from what every run ended as (faultlib.LoadRun)."""
 
 import concurrent.futures
 import time
 
 import requests
-from faultlib import HEALED
 from groups import changed, example, members
 from scenarios import FAILOVER, ON_ALARM, REPLACE, BrokenGroup, Pair
 
@@ -45,18 +45,9 @@ def wait_executions(api, since, workflow, count, timeout=300):
         time.sleep(2)
 
 
-def reports(api, execution_ids, timeout=900):
-    return {ex_id: api.wait(ex_id, timeout=timeout) for ex_id in execution_ids}
-
-
-def statuses(results):
-    return sorted((out or {}).get("report", {}).get("status", ex["state"])
-                  for ex, out in results.values())
-
-
 def start_at_once(run, workflow, inputs, count=10):
     """``count`` executions of ``workflow`` started together; their ids."""
-    run.inject("%d starts at once" % count, lambda: None)
+    run.load("%d starts at once" % count, count)
     with concurrent.futures.ThreadPoolExecutor(max_workers=count) as pool:
         return list(pool.map(lambda _: run.start(workflow, inputs), range(count)))
 
@@ -67,7 +58,7 @@ def the_one(results, status):
             if out["report"]["status"] == status][0]
 
 
-def test_fifty_alarm_posts_for_one_failed_server(fault, conn, admin_conn, stacks,
+def test_fifty_alarm_posts_for_one_failed_server(load, conn, admin_conn, stacks,
                                                  mistral_api):
     text, files = example("asg_with_alarm.yaml", "member_server.yaml")
     group = BrokenGroup.__new__(BrokenGroup)
@@ -81,8 +72,8 @@ def test_fifty_alarm_posts_for_one_failed_server(fault, conn, admin_conn, stacks
     alarm_id = [r for r in conn.orchestration.get(
         "/stacks/%s/%s/resources" % (group.name, group.stack_id)).json()["resources"]
         if r["resource_name"] == "server_error_alarm"][0]["physical_resource_id"]
-    with fault("50 alarm POSTs to the stack's alarm_url in 10 s for one failed server",
-               HEALED) as run:
+    with load("50 alarm POSTs to the stack's alarm_url in 10 s for one failed server",
+              replaced=1, quiet=QUIET) as run:
         run.watch(groups=[group.watched()])
         admin_conn.compute.reset_server_state(group.server, "error")  # Aodh fires too
         body = aodh_body(alarm_id, group.server)
@@ -91,7 +82,7 @@ def test_fifty_alarm_posts_for_one_failed_server(fault, conn, admin_conn, stacks
             time.sleep(i * 0.2)
             return requests.post(url, json=body, timeout=60).status_code
 
-        run.inject("50 POSTs over 10 s, right after the server went to ERROR", lambda: None)
+        run.load("50 POSTs over 10 s, right after the server went to ERROR", 50)
         with concurrent.futures.ThreadPoolExecutor(max_workers=12) as pool:
             codes = list(pool.map(post, range(50)))
         # Heat answers 200 once it has started the execution; under the storm it may
@@ -101,53 +92,37 @@ def test_fifty_alarm_posts_for_one_failed_server(fault, conn, admin_conn, stacks
         assert accepted >= 40 and set(codes) <= {200, 500, 502, 503, 504}, codes
         found = wait_executions(mistral_api, run.since, ON_ALARM, accepted)
         assert len(found) >= accepted, (len(found), accepted)  # + the alarm Aodh fires itself
-        results = reports(mistral_api, [e["id"] for e in found])
-        got = statuses(results)
-        assert got.count("replaced") == 1, got
-        assert set(got) <= {"replaced", *QUIET}, got
+        run.track([e["id"] for e in found])
+        run.results()
         assert changed(group.before, members(conn, group.stack_id)) == [group.victim]
-        run.note(HEALED)
-        run.injected += "; %d accepted by Heat: 1 replaced, %d skipped, %d already_healed" % (
-            len(got), got.count("skipped"), got.count("already_healed"))
 
 
-def test_ten_executions_for_one_stack_at_once(fault, conn, admin_conn, stacks, mistral_api):
+def test_ten_executions_for_one_stack_at_once(load, conn, admin_conn, stacks):
     group = BrokenGroup(conn, admin_conn, stacks)
-    with fault("10 executions for one stack at once", HEALED) as run:
+    with load("10 executions for one stack at once", replaced=1, quiet=QUIET) as run:
         run.watch(groups=[group.watched()])
-        results = reports(mistral_api, start_at_once(run, REPLACE, group.inputs()))
-        got = statuses(results)
-        assert got.count("replaced") == 1 and set(got) <= {"replaced", *QUIET}, got
-        group.assert_healed(the_one(results, "replaced"))
-        run.note(HEALED)
-        run.injected += "; 1 replaced, %d skipped, %d already_healed" % (
-            got.count("skipped"), got.count("already_healed"))
+        start_at_once(run, REPLACE, group.inputs())
+        group.assert_healed(the_one(run.results(), "replaced"))
 
 
-def test_five_stacks_healed_at_the_same_time(fault, conn, admin_conn, stacks, mistral_api):
+def test_five_stacks_healed_at_the_same_time(load, conn, admin_conn, stacks):
     groups = [BrokenGroup(conn, admin_conn, stacks, size=2) for _ in range(5)]
-    with fault("5 different stacks healed at the same time", HEALED) as run:
+    with load("5 different stacks healed at the same time", replaced=5, quiet=()) as run:
         run.watch(groups=[g.watched() for g in groups])
-        run.inject("5 starts at once", lambda: None)
+        run.load("5 starts at once, one per stack", 5)
         ids = [run.start(REPLACE, g.inputs()) for g in groups]
-        results = reports(mistral_api, ids)
+        results = run.results()
         for group, ex_id in zip(groups, ids):
             execution, output = results[ex_id]
             assert execution["state"] == "SUCCESS", execution.get("state_info")
             group.assert_healed(output["report"])
-        run.note(HEALED)
 
 
-def test_ten_failovers_of_one_pair_at_once(fault, conn, stacks, mistral_api):
+def test_ten_failovers_of_one_pair_at_once(load, conn, stacks):
     pair = Pair(conn, stacks)
-    with fault("10 failovers of one pair at once", HEALED) as run:
+    with load("10 failovers of one pair at once", replaced=1,
+              quiet=("skipped", "already_active")) as run:
         run.watch(volumes=pair.volume_ids)
         run.stacks(pair.stack_id)
-        results = reports(mistral_api, start_at_once(run, FAILOVER, pair.inputs()))
-        got = statuses(results)
-        assert got.count("failed_over") == 1, got
-        assert set(got) <= {"failed_over", "skipped", "already_active"}, got
-        pair.assert_failed_over(the_one(results, "failed_over"))
-        run.note(HEALED)
-        run.injected += "; 1 failed over, %d skipped, %d already_active" % (
-            got.count("skipped"), got.count("already_active"))
+        start_at_once(run, FAILOVER, pair.inputs())
+        pair.assert_failed_over(the_one(run.results(), "failed_over"))

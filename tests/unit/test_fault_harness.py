@@ -1,0 +1,72 @@
+"""The fault suite's own verdicts (tests/faults/faultlib.py): a row's outcome comes from
+what Mistral recorded, a refusal counts only with a reason and a report, and the two
+tables keep faults and load apart."""
+
+import os
+import sys
+
+TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(TESTS, "functional"))
+sys.path.insert(0, os.path.join(TESTS, "faults"))
+
+import faultlib  # noqa: E402
+
+
+def ended(state, info=None):
+    return {"state": state, "state_info": info}
+
+
+FAILED = {"status": "failed", "message": "Stack 'x' not found."}
+
+
+def test_a_refusal_needs_a_reason_and_a_report():
+    assert faultlib.clear_error(ended("ERROR", "Stack 'x' not found."), FAILED)
+    assert not faultlib.clear_error(ended("ERROR", "Stack 'x' not found."), {})
+    assert not faultlib.clear_error(ended("ERROR", "boom"), {"status": "failed"})
+    assert not faultlib.clear_error(ended("ERROR", "boom"), dict(FAILED, message=None))
+    assert not faultlib.clear_error(ended("ERROR", ""), FAILED)
+    assert not faultlib.clear_error(ended("ERROR", "Traceback (most recent call last)"),
+                                    FAILED)
+    assert not faultlib.clear_error(ended("SUCCESS", "x"), FAILED)
+
+
+def test_each_end_is_counted_as_what_mistral_recorded():
+    quiet = ("skipped", "already_healed")
+    kind = faultlib.kind_of_end
+    assert kind(ended("SUCCESS"), {"status": "replaced"}, quiet) == "replaced"
+    assert kind(ended("SUCCESS"), {"status": "skipped"}, quiet) == "quiet"
+    assert kind(ended("SUCCESS"), {"status": "ignored"}, quiet) == "other"
+    assert kind(ended("SUCCESS"), {}, quiet) == "other"
+    assert kind(ended("ERROR", "Stack 'x' not found."), FAILED, quiet) == "refused"
+    assert kind(ended("ERROR", "x"), {}, quiet) == "other"
+
+
+def test_a_second_run_by_hand_is_not_healed():
+    assert faultlib.HEALED_BY_HAND != faultlib.HEALED
+    assert faultlib.outcome_of(ended("SUCCESS"), {"status": "replaced"}) == faultlib.HEALED
+    assert faultlib.outcome_of(ended("SUCCESS"), {"status": "already_healed"}) == \
+        "already_healed"
+    assert faultlib.outcome_of(ended("ERROR", "x"), {}) == "error-without-reason"
+
+
+def test_faults_and_load_are_two_tables():
+    rows = [
+        {"kind": "fault", "fault": "heat-engine restarted", "injected": "after wait",
+         "expected": "healed", "outcome": "healed", "seconds": 12.3, "invariants": "held",
+         "ok": True},
+        {"kind": "load", "fault": "10 at once", "injected": "10 starts at once",
+         "started": 10, "accepted": 10, "replaced": 1, "quiet": 9, "refused": 0, "other": 0,
+         "expected": "held", "outcome": "held", "seconds": 30.0, "invariants": "held",
+         "ok": True},
+        {"kind": "fault", "fault": "engine killed", "injected": "after mark",
+         "expected": "healed or healed by a second run started by hand",
+         "outcome": "lost by Mistral: left RUNNING with no task moving", "seconds": None,
+         "invariants": "held", "ok": False},
+    ]
+    text = faultlib.format_table(rows)
+    faults, load = text.split("Load and bad input held")
+    assert "heat-engine restarted" in faults and "engine killed" in faults
+    assert "10 at once" in load and "heat-engine" not in load
+    assert "refused with a reason" in load
+    assert text.splitlines()[-1] == (
+        "2 fault(s), 1 load row(s): 2 as expected, 1 not: engine killed")
