@@ -70,6 +70,14 @@ class MistralCLI:
         self.env = cli_env(devcloud, cloud)
         if project:
             self.env["OS_PROJECT_NAME"] = project
+        self.cloud, self.project, self._api = cloud, project, None
+
+    def api(self):
+        """Mistral's REST API as the same user and project (for polling)."""
+        if self._api is None:
+            extra = {"project_name": self.project} if self.project else {}
+            self._api = MistralAPI(openstack.connect(cloud=self.cloud, **extra))
+        return self._api
 
     def run(self, *args, check=True):
         proc = subprocess.run([_mistral_bin(), *args], env=self.env, capture_output=True,
@@ -94,16 +102,10 @@ class MistralCLI:
         return self.json("execution-create", workflow, json.dumps(inputs))["ID"]
 
     def wait(self, execution_id, timeout=300):
-        """Wait until the execution leaves RUNNING; return (execution, output dict)."""
-        deadline = time.time() + timeout
-        while True:
-            ex = self.json("execution-get", execution_id)
-            if ex["State"] not in ("RUNNING", "IDLE", "PAUSED"):
-                break
-            if time.time() > deadline:
-                raise AssertionError("execution %s still %s after %d s"
-                                     % (execution_id, ex["State"], timeout))
-            time.sleep(1)
+        """Wait until the execution leaves RUNNING (polled over REST, not a CLI process per
+        look); return the CLI's view of it: (execution, output dict)."""
+        self.api().wait(execution_id, timeout)
+        ex = self.json("execution-get", execution_id)
         out = self.run("execution-get-output", execution_id).stdout
         return ex, json.loads(out) if out.strip() else {}
 
@@ -168,17 +170,29 @@ class MistralAPI:
             found += self.get("/executions/%s/tasks" % ex_id)["tasks"]
         return sorted(found, key=lambda t: t["created_at"])
 
-    def wait(self, execution_id, timeout=300):
-        """Wait until the execution leaves RUNNING; return (execution, output dict)."""
+    def wait_ended(self, execution_id, timeout=300):
+        """The execution once it has ended, or as it is after ``timeout`` seconds."""
         deadline = time.time() + timeout
         while True:
             ex = self.execution(execution_id)
-            if ex["state"] in self.TERMINAL:
-                return ex, ex["output"]
-            if time.time() > deadline:
-                raise AssertionError("execution %s still %s after %d s"
-                                     % (execution_id, ex["state"], timeout))
+            if ex["state"] in self.TERMINAL or time.time() > deadline:
+                return ex
             time.sleep(0.5)
+
+    def wait(self, execution_id, timeout=300):
+        """Wait until the execution leaves RUNNING; return (execution, output dict)."""
+        ex = self.wait_ended(execution_id, timeout)
+        if ex["state"] not in self.TERMINAL:
+            raise AssertionError("execution %s still %s after %d s"
+                                 % (execution_id, ex["state"], timeout))
+        return ex, ex["output"]
+
+    def seconds_without_progress(self, execution_id):
+        """Seconds since any task of the execution (or of its sub-workflows) changed."""
+        stamps = [t.get("updated_at") or t["created_at"] for t in self.tasks(execution_id)]
+        stamps.append(self.execution(execution_id)["created_at"])
+        newest = max(time.mktime(time.strptime(s[:19], "%Y-%m-%d %H:%M:%S")) for s in stamps)
+        return time.mktime(time.gmtime()) - newest
 
 
 @pytest.fixture(scope="session")
@@ -249,11 +263,29 @@ class StackFactory:
         return stack
 
     def cleanup(self):
+        """Ask Heat to delete the test's stacks, each once it has settled; they are
+        awaited later (await_deletes), so a delete runs while the next test does."""
         for stack_id in self.ids:
             wait_stack(self.conn, stack_id)
-            self.conn.orchestration.delete("/stacks/%s" % stack_id)
-        for stack_id in self.ids:
-            wait_stack(self.conn, stack_id)
+            resp = self.conn.orchestration.delete("/stacks/%s" % stack_id)
+            assert resp.status_code in (204, 404), resp.text
+            PENDING_DELETES.append(stack_id)
+
+
+# Stacks whose delete was asked for and not yet seen DELETE_COMPLETE.
+PENDING_DELETES = []
+
+
+def await_deletes(conn, timeout=600):
+    """Wait for every delete asked for so far; fail naming each stack not DELETE_COMPLETE."""
+    problems = []
+    while PENDING_DELETES:
+        stack_id = PENDING_DELETES.pop(0)
+        stack = wait_stack(conn, stack_id, timeout)
+        if stack is not None and stack["stack_status"] != "DELETE_COMPLETE":
+            problems.append("stack %s %s: %s" % (stack_id, stack["stack_status"],
+                                                 stack.get("stack_status_reason")))
+    assert not problems, "stacks not deleted: %s" % "; ".join(problems)
 
 
 @pytest.fixture
@@ -261,3 +293,10 @@ def stacks(conn):
     factory = StackFactory(conn)
     yield factory
     factory.cleanup()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def deleted_at_the_end(conn):
+    """Every stack the tests created is DELETE_COMPLETE at the end of the session."""
+    yield
+    await_deletes(conn)
