@@ -8,7 +8,6 @@ Mistral's API). Services are always running again after the test (conftest).
 import signal
 import time
 
-import pytest
 from faultlib import (
     FAILED_WITH_REASON,
     HEALED,
@@ -20,7 +19,13 @@ from faultlib import (
     signal_service,
     wait_for,
 )
-from groups import COMPUTE_SERVICES, members, server_host, wait_compute_service
+from groups import (
+    COMPUTE_SERVICES,
+    members,
+    server_host,
+    server_status,
+    wait_compute_service,
+)
 from scenarios import FAILOVER, REPLACE, BrokenGroup, Pair
 
 MISTRAL_SERVICES = ("mistral", "mistral-api", "mistral-engine", "mistral-engine-2",
@@ -279,11 +284,13 @@ def test_one_mistral_engine_killed_during_failover(fault, conn, stacks, scaled_m
         devcloud_command("start", "mistral-engine-2")
 
 
-@pytest.mark.parametrize("policy", ["fail", "delete_server"])
-def test_the_active_hosts_nova_compute_stopped_during_failover(fault, conn, admin_conn, stacks,
-                                                               policy):
+def test_the_active_hosts_nova_compute_stopped_during_failover(fault, conn, admin_conn,
+                                                               stacks):
     """nova-compute is frozen the moment the failover starts (so Nova's stop can never be
-    carried out), then stopped for good; Nova sees the host down after service_down_time."""
+    carried out), then stopped for good; Nova sees the host down after service_down_time.
+    Two rows on the one lost host: dead_host_policy fail (nothing moves, the error says
+    what to do), then delete_server (Nova deletes the old active locally, which releases
+    its volume, and the volume moves)."""
     pair = Pair(conn, stacks)
     host = server_host(admin_conn, pair.a)
     service = COMPUTE_SERVICES[host]
@@ -292,19 +299,35 @@ def test_the_active_hosts_nova_compute_stopped_during_failover(fault, conn, admi
         signal_service(service, signal.SIGSTOP)
         devcloud_command("stop", service)
 
-    expect = FAILED_WITH_REASON if policy == "fail" else HEALED
     try:
         execution, report = fail_over(
             fault, "nova-compute of the active's host stopped during failover "
-            "(dead_host_policy %s)" % policy, pair, "inspect", lose_the_host, expect=expect,
-            dead_host_policy=policy, fence_timeout=40)
-        if policy == "fail":
-            assert "Fencing failed: could not stop the old active server_a" in report["error"]
-            assert "dead_host_policy=delete_server" in report["error"]
-            pair.assert_not_moved(report)
-        else:
-            assert report["fencing"]["method"] == "delete_server"
-            assert conn.compute.find_server(pair.a) is None
+            "(dead_host_policy fail)", pair, "inspect", lose_the_host,
+            expect=FAILED_WITH_REASON, dead_host_policy="fail", fence_timeout=40)
+        info = execution["state_info"]
+        assert "Fencing failed: could not stop the old active server_a" in info, info
+        assert "NOT moved" in info and "dead_host_policy=delete_server" in info
+        assert "forced_down" in info
+        assert report["fencing"]["method"] == "stop"
+        assert "not confirmed" in report["fencing"]["result"], report["fencing"]
+        pair.assert_not_moved(report)
+        assert server_status(conn, pair.a) == "ACTIVE"
+
+        with fault("the same, then dead_host_policy delete_server", HEALED) as run:
+            run.watch(volumes=pair.volume_ids)
+            run.stacks(pair.stack_id)
+            run.inject("the active's nova-compute still stopped, until Nova sees it down",
+                       lambda: wait_compute_service(admin_conn, host, "down"))
+            execution, report = run.finish(run.start(FAILOVER, pair.inputs(
+                dead_host_policy="delete_server", fence_timeout=5)))
+            pair.assert_failed_over(report)
+            assert report["fencing"] == {"method": "delete_server", "result": "deleted"}
+            steps = report["steps"]
+            assert [st["name"] for st in steps] == ["inspect", "fence", "delete_server",
+                                                    "detach", "attach", "record"], steps
+            assert steps[1]["result"].startswith("not confirmed - still ACTIVE"), steps
+            assert conn.compute.find_server(pair.a, ignore_missing=True) is None
+            assert server_status(conn, pair.b) == "ACTIVE"
     finally:
         devcloud_command("start", service)
         wait_compute_service(admin_conn, host, "up")

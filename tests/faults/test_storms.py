@@ -6,8 +6,11 @@ import concurrent.futures
 import time
 
 import requests
-from groups import changed, example, members
+from groups import changed, example, members, server_status
 from scenarios import FAILOVER, ON_ALARM, REPLACE, BrokenGroup, Pair
+
+from ha_actions import guard
+from ha_actions import workflow as mistral_calls
 
 QUIET = ("skipped", "already_healed")
 
@@ -94,7 +97,37 @@ def test_fifty_alarm_posts_for_one_failed_server(load, conn, admin_conn, stacks,
         assert len(found) >= accepted, (len(found), accepted)  # + the alarm Aodh fires itself
         run.track([e["id"] for e in found])
         run.results()
-        assert changed(group.before, members(conn, group.stack_id)) == [group.victim]
+        after = members(conn, group.stack_id)
+        assert changed(group.before, after) == [group.victim]
+        assert server_status(conn, after[group.victim]["servers"][0]) == "ACTIVE"
+
+
+def assert_skips_name_older_runs(results, stack_id):
+    """Every run that skipped names runs of the same burst, as older, in its message."""
+    for _, output in results.values():
+        report = output["report"]
+        if report["status"] == "skipped":
+            assert report["running_executions"], report
+            assert set(report["running_executions"]) <= set(results), report
+            assert "older execution" in report["message"], report
+            assert all(e in report["message"] for e in report["running_executions"]), report
+            assert report["stack"]["id"] == stack_id, report
+
+
+def assert_guards_agree(conn, results):
+    """What each run's guard was handed is what the others read back from Mistral, and it
+    agrees with who went on: a skipped run counted the run it names as older, or that
+    run missed it (and read back that it was not counted)."""
+    recorded = {ex_id: mistral_calls.recorded_guard_input(conn, ex_id) for ex_id in results}
+    assert all(given is None or given["me"]["id"] == ex_id
+               for ex_id, given in recorded.items()), recorded
+    for ex_id, (_, output) in results.items():
+        if output["report"]["status"] != "skipped":
+            continue
+        for rival in output["report"]["running_executions"]:
+            assert guard.counts_me_as_older(rival, recorded[ex_id]) or (
+                recorded[rival] is not None and
+                not guard.counts_me_as_older(ex_id, recorded[rival])), (ex_id, rival)
 
 
 def test_ten_executions_for_one_stack_at_once(load, conn, admin_conn, stacks):
@@ -102,7 +135,10 @@ def test_ten_executions_for_one_stack_at_once(load, conn, admin_conn, stacks):
     with load("10 executions for one stack at once", replaced=1, quiet=QUIET) as run:
         run.watch(groups=[group.watched()])
         start_at_once(run, REPLACE, group.inputs())
-        group.assert_healed(the_one(run.results(), "replaced"))
+        results = run.results()
+        group.assert_healed(the_one(results, "replaced"))
+        assert_skips_name_older_runs(results, group.stack_id)
+        assert_guards_agree(conn, results)
 
 
 def test_five_stacks_healed_at_the_same_time(load, conn, admin_conn, stacks):
@@ -125,4 +161,6 @@ def test_ten_failovers_of_one_pair_at_once(load, conn, stacks):
         run.watch(volumes=pair.volume_ids)
         run.stacks(pair.stack_id)
         start_at_once(run, FAILOVER, pair.inputs())
-        pair.assert_failed_over(the_one(run.results(), "failed_over"))
+        results = run.results()
+        pair.assert_failed_over(the_one(results, "failed_over"))
+        assert_skips_name_older_runs(results, pair.stack_id)

@@ -9,7 +9,6 @@ import contextlib
 import json
 import os
 import subprocess
-import time
 
 import pytest
 from devcloud_fixtures import ADMIN, DEVCLOUD, MistralCLI
@@ -326,46 +325,6 @@ def active_host_down(conn, admin_conn, stacks):
         wait_compute_service(admin_conn, host, "up")
 
 
-def test_dead_host_policy_fail_then_delete_server(conn, admin_conn, mistral, stacks,
-                                                  pack_workflows):
-    with active_host_down(conn, admin_conn, stacks) as (body, servers, volume_ids, _):
-        a, b = servers["server_a"], servers["server_b"]
-
-        # (a) dead_host_policy fail: ERROR, says what to do, nothing moved.
-        started = time.time()
-        execution, report = failover(mistral, volume_ids, stack=body["stack_name"],
-                                     fence_timeout=10)
-        assert execution["State"] == "ERROR"
-        info = execution["State info"]
-        assert "Fencing failed: could not stop the old active server_a" in info, info
-        assert "NOT moved" in info and "dead_host_policy=delete_server" in info
-        assert "forced_down" in info
-        assert report["status"] == "failed"
-        assert report["fencing"]["method"] == "stop"
-        assert "not confirmed" in report["fencing"]["result"], report["fencing"]
-        assert where(conn, volume_ids) == {volume_ids[0]: ("in-use", [a])}
-        assert server_status(conn, a) == "ACTIVE"
-        assert stack(conn, body["id"])["parameters"]["active"] == "server_a"
-        assert time.time() - started < 60
-
-        # (b) dead_host_policy delete_server: Nova deletes server_a locally, which
-        # releases its volume attachment; the volume goes to server_b.
-        execution, report = failover(mistral, volume_ids, stack=body["stack_name"],
-                                     fence_timeout=5, dead_host_policy="delete_server")
-        assert execution["State"] == "SUCCESS", execution["State info"]
-        assert report["status"] == "failed_over", report
-        assert report["fencing"] == {"method": "delete_server", "result": "deleted"}
-        assert report["volumes"] == {volume_ids[0]: [b]}
-        steps = report["steps"]
-        assert [s["name"] for s in steps] == ["inspect", "fence", "delete_server", "detach",
-                                              "attach", "record"], steps
-        assert steps[1]["result"].startswith("not confirmed - still ACTIVE"), steps
-        assert where(conn, volume_ids) == {volume_ids[0]: ("in-use", [b])}
-        assert conn.compute.find_server(a, ignore_missing=True) is None
-        assert server_status(conn, b) == "ACTIVE"
-        assert stack(conn, body["id"])["parameters"]["active"] == "server_b"
-
-
 FENCING_HOOKS = """\
 ---
 version: '2.0'
@@ -447,25 +406,3 @@ def test_dead_host_policy_force_down_as_admin_after_the_fencing_hook(
         assert where(conn, volume_ids) == {volume_ids[0]: ("in-use", [b])}
         assert conn.compute.find_server(a, ignore_missing=True) is None
         assert stack(conn, body["id"])["parameters"]["active"] == "server_b"
-
-
-def test_second_concurrent_run_is_skipped_and_changes_nothing(conn, mistral, stacks,
-                                                             pack_workflows):
-    body, servers, volume_ids = create_pair(conn, stacks)
-    b = servers["server_b"]
-    inputs = {"stack": body["stack_name"], "poll_delay": 1}
-    with AttachmentWatcher(volume_ids):
-        first = mistral.start(WORKFLOW, inputs)
-        second = mistral.start(WORKFLOW, dict(inputs, stack=body["id"]))
-        results = [mistral.wait(first, timeout=300), mistral.wait(second, timeout=300)]
-    for execution, _ in results:
-        assert execution["State"] == "SUCCESS", execution["State info"]
-    statuses = sorted(out["report"]["status"] for _, out in results)
-    assert statuses in (["failed_over", "skipped"], ["already_active", "failed_over"]), statuses
-    skipped = [out["report"] for _, out in results if out["report"]["status"] == "skipped"]
-    for report in skipped:
-        assert report["running_executions"] == [first]
-        assert "older execution" in report["message"] and first in report["message"]
-        assert report["stack"]["id"] == body["id"]
-    assert where(conn, volume_ids) == {volume_ids[0]: ("in-use", [b])}
-    assert stack(conn, body["id"])["parameters"]["active"] == "server_b"

@@ -173,3 +173,42 @@ def test_action_modules_do_not_import_the_cli():
             with open(os.path.join(REPO, "actions", "ha_actions", name)) as f:
                 text = f.read()
             assert "ha_actions.cli" not in text and "osc_lib" not in text, name
+
+
+class RecordingClient:
+    """What the commands hand to Mistral (client_manager.ha), recorded."""
+
+    def __init__(self):
+        self.started = []
+
+    def start(self, workflow, inputs, description=""):
+        self.started.append((workflow, inputs))
+        return {"id": "ex-1", "state": "RUNNING", "output": {}, "state_info": None}
+
+
+def started_by(command_class, argv):
+    from unittest import mock
+
+    from ha_actions.cli import commands
+
+    app = mock.Mock()
+    app.client_manager.ha = RecordingClient()
+    cmd = getattr(commands, command_class)(app, None)
+    cmd.take_action(cmd.get_parser("openstack ha").parse_args(argv))
+    return app.client_manager.ha.started
+
+
+def test_volume_failover_passes_its_options_and_nothing_unset():
+    assert started_by("VolumeFailover", ["pair", "--restore", "--dead-host-policy",
+                                         "delete_server", "--standby", "server_b"]) == [
+        ("ha.v1.failover_volume", {"stack": "pair", "standby": "server_b",
+                                   "dead_host_policy": "delete_server", "restore": True})]
+    assert started_by("VolumeFailover", ["pair"]) == [("ha.v1.failover_volume",
+                                                       {"stack": "pair"})]
+
+
+def test_member_replace_passes_its_options_and_nothing_unset():
+    assert started_by("MemberReplace", ["ha-demo", "--member", "m-1", "--force",
+                                        "--timeout", "60"]) == [
+        ("ha.v1.replace_member", {"stack": "ha-demo", "strategy": "specific",
+                                  "member": "m-1", "force": True, "timeout": 60})]
