@@ -35,9 +35,12 @@ def now():
 
 
 def executions_since(mistral, since, seen=()):
-    rows = mistral.json("execution-list", "--limit", "-1")
-    return sorted((r for r in rows if r["Workflow name"] == WORKFLOW and r["Created at"] >= since
-                   and r["ID"] not in seen), key=lambda r: r["Created at"])
+    """The on_alarm executions created since ``since`` (Mistral's REST API, filtered there:
+    no CLI process and no full listing per look), oldest first, as the CLI names fields."""
+    rows = mistral.api().get("/executions", workflow_name=WORKFLOW,
+                             created_at="gte:%s" % since, limit=1000)["executions"]
+    return sorted(({"ID": r["id"], "Created at": r["created_at"]} for r in rows
+                   if r["id"] not in seen), key=lambda r: r["Created at"])
 
 
 def wait_for_execution(mistral, since, count=1, seen=(), timeout=120):
