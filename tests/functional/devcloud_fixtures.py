@@ -6,6 +6,7 @@ run the real ``mistral`` CLI as either, and every stack a test creates is
 deleted afterwards.
 """
 
+import concurrent.futures
 import json
 import os
 import subprocess
@@ -102,12 +103,16 @@ class MistralCLI:
         return self.json("execution-create", workflow, json.dumps(inputs))["ID"]
 
     def wait(self, execution_id, timeout=300):
-        """Wait until the execution leaves RUNNING (polled over REST, not a CLI process per
-        look); return the CLI's view of it: (execution, output dict)."""
-        self.api().wait(execution_id, timeout)
-        ex = self.json("execution-get", execution_id)
-        out = self.run("execution-get-output", execution_id).stdout
-        return ex, json.loads(out) if out.strip() else {}
+        """Wait until the execution leaves RUNNING, polled over Mistral's REST API (no CLI
+        process per look); return (execution with the CLI's field names, output dict)."""
+        ex, output = self.api().wait(execution_id, timeout)
+        return {"ID": ex["id"], "Workflow name": ex["workflow_name"], "State": ex["state"],
+                "State info": ex.get("state_info") or ""}, output or {}
+
+    def start_at_once(self, workflow, inputs_list):
+        """One execution per inputs, all started together (a CLI process each)."""
+        with concurrent.futures.ThreadPoolExecutor(max_workers=len(inputs_list)) as pool:
+            return list(pool.map(lambda inputs: self.start(workflow, inputs), inputs_list))
 
     def execute(self, workflow, inputs, timeout=300):
         return self.wait(self.start(workflow, inputs), timeout)

@@ -189,10 +189,16 @@ def test_standby_not_active_fails_clearly_and_moves_nothing(conn, mistral, stack
     assert stack(conn, body["id"])["updated_time"] == updated
 
 
-BAD_INPUTS = [
-    ({"stack": "no-such-stack"}, "Stack 'no-such-stack' not found"),
+# Refused by inspect, after the concurrency guard: run one by one (a run still going
+# would make the next one end 'skipped').
+BAD_INPUTS_AFTER_THE_GUARD = [
     ({"standby": "server_c"}, "Standby 'server_c' is not a server of stack"),
     ({"parameter": "primary"}, "has no parameter 'primary' to record the active server in"),
+]
+# Refused before the guard (the input checks, the admin check, the stack lookup): all
+# started at once.
+BAD_INPUTS = [
+    ({"stack": "no-such-stack"}, "Stack 'no-such-stack' not found"),
     ({"dead_host_policy": "reboot"},
      "dead_host_policy must be fail, delete_server or force_down, not reboot"),
     ({"dead_host_policy": "force_down"}, "dead_host_policy force_down needs fencing_hook"),
@@ -213,9 +219,17 @@ BAD_INPUTS = [
 def test_bad_input_fails_clearly_and_changes_nothing(conn, mistral, stacks, pack_workflows):
     body, servers, volume_ids = create_pair(conn, stacks)
     updated = stack(conn, body["id"])["updated_time"]
-    for inputs, message in BAD_INPUTS:
-        execution, report = failover(mistral, volume_ids, **dict(
-            {"stack": body["stack_name"]}, **inputs))
+    def case(inputs):
+        return dict({"stack": body["stack_name"], "poll_delay": 1}, **inputs)
+
+    with AttachmentWatcher(volume_ids):
+        ended = [mistral.wait(ex_id) for ex_id in mistral.start_at_once(
+            WORKFLOW, [case(inputs) for inputs, _ in BAD_INPUTS])]
+        ended += [mistral.execute(WORKFLOW, case(inputs))
+                  for inputs, _ in BAD_INPUTS_AFTER_THE_GUARD]
+    for (inputs, message), (execution, output) in zip(BAD_INPUTS + BAD_INPUTS_AFTER_THE_GUARD,
+                                                      ended):
+        report = output["report"]
         assert execution["State"] == "ERROR", inputs
         assert message in execution["State info"], (inputs, execution["State info"])
         assert report["status"] == "failed"
