@@ -52,17 +52,19 @@ def _set_error(conn, execution_id, info):
 
 
 def end_lost_execution(conn, execution_id, by, quiet_s):
-    """Set a lost execution to ERROR, saying why and which execution took over; its
-    sub-workflows that still run (Mistral does not end them with it) first."""
+    """Set a lost execution to ERROR, saying why and which execution took over; then its
+    sub-workflows that still run (Mistral does not end them with it). The run first: an
+    ended workflow ignores its tasks' completions, so a sub-workflow ended after it cannot
+    fail it again with its own message in place of this one."""
     subs = _get(conn, "/executions", root_execution_id=execution_id, limit=1000)["executions"]
-    for sub in sorted(subs, key=lambda e: e["created_at"], reverse=True):
-        if sub.get("state") not in TERMINAL:
-            _set_error(conn, sub["id"], "Ended with %s, which Mistral lost (see its state "
-                       "info)." % execution_id)
     _set_error(conn, execution_id, (
         "Ended by %s after no progress for %d s: Mistral lost this execution (an engine "
         "died under it); %s goes on in its place. Check what this one changed in its "
         "task list." % (by, quiet_s, by)))
+    for sub in sorted(subs, key=lambda e: e["created_at"], reverse=True):
+        if sub.get("state") not in TERMINAL:
+            _set_error(conn, sub["id"], "Ended with %s, which Mistral lost (see its state "
+                       "info)." % execution_id)
 
 
 # How long a run waits for a younger rival's guard to be handed its input (its earlier

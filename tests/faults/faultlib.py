@@ -257,15 +257,15 @@ class FaultRun:
             time.sleep(stale_after + 2)
         execution, report = self.finish(self.start(workflow, dict(inputs,
                                                                   stale_after=stale_after)))
-        if loss == LOST_RUNNING:
-            lost = self.api.execution(lost_id)
-            assert lost["state"] == "ERROR", lost["state"]
-            assert "Mistral lost this execution" in (lost.get("state_info") or "")
-            assert [s["id"] for s in report.get("stale_executions") or []] == [lost_id]
         self.injected += "; lost by Mistral (%s), a second run started by hand" % loss
         if self.outcome == HEALED or (execution["state"] == "SUCCESS" and
                                       report.get("status") in DONE_ALREADY):
             self.outcome = HEALED_BY_HAND
+        if loss == LOST_RUNNING:
+            lost = self.api.execution(lost_id)
+            assert lost["state"] == "ERROR", lost["state"]
+            assert "Mistral lost this execution" in (lost.get("state_info") or ""), lost
+            assert [s["id"] for s in report.get("stale_executions") or []] == [lost_id]
         return execution, report
 
     # --- what the harness checks at the end --------------------------------------------
@@ -289,8 +289,10 @@ class FaultRun:
         if self.seconds is None:
             self.seconds = time.time() - self.t0
         row = self._row()
+        outcome = self.outcome or "-"
         row.update({
-            "outcome": self.outcome or ("test error" if test_failed else "-"),
+            # A test that failed says so first: its last outcome is not the row's.
+            "outcome": "test error (%s)" % outcome if test_failed else outcome,
             "seconds": self.seconds,
             "invariants": "held" if held else "; ".join(self.problems),
             "ok": held and not test_failed and self.outcome in self.expect,

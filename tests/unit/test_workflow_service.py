@@ -57,11 +57,12 @@ def test_a_lost_run_is_ended_saying_who_took_over(mistral, monkeypatch):
     assert got["older"] == [] and got["stale"][0]["id"] == "lost"
     puts = [(r.path.rsplit("/", 1)[-1], r.json()) for r in mistral.request_history
             if r.method == "PUT"]
-    # The sub-workflow that still ran first (Mistral leaves it RUNNING), then the run.
-    assert [(ex_id, body["state"]) for ex_id, body in puts] == [("sub", "ERROR"),
-                                                                 ("lost", "ERROR")]
-    assert "Ended with lost, which Mistral lost" in puts[0][1]["state_info"]
-    assert "Ended by me after no progress for 1669 s" in puts[1][1]["state_info"]
+    # The run first (ended, it ignores its sub-workflow's end, so its message stays),
+    # then the sub-workflow that still ran (Mistral leaves it RUNNING).
+    assert [(ex_id, body["state"]) for ex_id, body in puts] == [("lost", "ERROR"),
+                                                                 ("sub", "ERROR")]
+    assert "Ended by me after no progress for 1669 s" in puts[0][1]["state_info"]
+    assert "Ended with lost, which Mistral lost" in puts[1][1]["state_info"]
 
 
 def test_no_old_rival_means_no_call_and_no_connection():
