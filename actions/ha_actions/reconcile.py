@@ -1,0 +1,103 @@
+"""What the reconcile loop does for one stack: the decision, pure (no I/O).
+
+The alarm is the fast path and fires once; the loop is the guarantee. Run on a schedule
+(a Mistral cron trigger), it looks at a stack as it is now and starts what is still
+missing: the heal an alarm's run would have made, had Mistral not lost it or the alarm
+not arrived. It never works beside a live run and never repeats the guards' work: the
+workflow it starts keeps its own concurrency guard, cooldown and flapping limit, and is
+handed ``stale_after`` so that its guard ends a run Mistral lost.
+
+The caller reads the cloud and hands over plain dicts::
+
+    stack:  {"id", "name", "status"}
+    groups: [{"name", "members": [{"name", "status", "server_ids", "creation_time"}],
+              "failed_server_ids": [server ids Nova shows ERROR or no longer has]}]
+    pair:   {"active": name, "servers": {name: {"id", "status"}},
+             "volumes": {volume id: [ids of the servers it is attached to]}} or None
+    runs:   the pack's RUNNING executions for this stack:
+            [{"id", "workflow", "created_at", "last_progress"}]
+
+and gets ``{"stack", "found": [what is wrong, in words], "start": {"workflow",
+"input"} or None, "message"}``: at most one operation per stack and look (the guard is
+per stack, so a second would only be skipped). A stack Heat is working on is left to
+Heat for this look.
+"""
+
+import datetime
+
+from ha_actions import guard, selection
+
+REPLACE = "ha.v1.replace_member"
+FAILOVER = "ha.v1.failover_volume"
+DEFAULT_STALE_AFTER = 120
+# A server the pair cannot keep its volumes on.
+DEAD_SERVER_STATES = ("ERROR", "SHUTOFF", "NOT_FOUND", "DELETED")
+
+
+def live_runs(runs, stale_after=DEFAULT_STALE_AFTER, now=None):
+    """The runs that made progress within ``stale_after`` seconds: the loop leaves the
+    stack to them. The others Mistral lost; the started workflow's guard ends them."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    return [run for run in runs if (now - guard.parse_created_at(
+        run.get("last_progress") or run["created_at"])).total_seconds() <= stale_after]
+
+
+def group_findings(groups):
+    """(group name, failed member names) of each group with a failed member."""
+    found = []
+    for group in groups:
+        failed = selection.failed_members(group["members"], group.get("failed_server_ids"))
+        if failed:
+            found.append((group["name"], [m["name"] for m in failed]))
+    return found
+
+
+def pair_finding(pair):
+    """Why the pair needs a failover (or to finish one), or None when it is whole."""
+    if not pair:
+        return None
+    active = pair["servers"].get(pair["active"]) or {"status": "NOT_FOUND"}
+    if active["status"] in DEAD_SERVER_STATES:
+        return "the active server %s is %s" % (pair["active"], active["status"])
+    elsewhere = sorted(vid for vid, on in pair["volumes"].items() if on != [active["id"]])
+    if elsewhere:
+        return "volume(s) %s not attached to the active server %s only" % (
+            ", ".join(elsewhere), pair["active"])
+    return None
+
+
+def decide(stack, groups=(), pair=None, runs=(), stale_after=DEFAULT_STALE_AFTER,
+           options=None, now=None):
+    """What to start for ``stack`` now, if anything (see the module docstring).
+    ``options``: extra inputs handed to the workflow started (cooldown, max_heals...)."""
+    live = live_runs(runs, stale_after, now)
+    found = ["%s: %s failed" % (name, ", ".join(members))
+             for name, members in group_findings(groups)]
+    pair_problem = pair_finding(pair)
+    if pair_problem:
+        found.append(pair_problem)
+    result = {"stack": {"id": stack["id"], "name": stack["name"]}, "found": found,
+              "start": None}
+    if not found:
+        result["message"] = "Nothing to heal: every member and the pair are healthy."
+    elif stack["status"].endswith("_IN_PROGRESS"):
+        result["message"] = ("Found %s; the stack is %s: left to Heat this time (a heal "
+                             "started now would only wait)." % ("; ".join(found),
+                                                                stack["status"]))
+    elif live:
+        result["message"] = ("Found %s; left to the running execution(s) %s." % (
+            "; ".join(found), ", ".join(run["id"] for run in live)))
+    else:
+        inputs = dict(options or {}, stack=stack["id"], stale_after=stale_after)
+        groups_failed = group_findings(groups)
+        if groups_failed:
+            workflow = REPLACE
+            inputs.update(group=groups_failed[0][0], strategy="failed")
+        else:
+            workflow = FAILOVER
+        result["start"] = {"workflow": workflow, "input": inputs}
+        lost = [run["id"] for run in runs]
+        result["message"] = "Found %s; starting %s%s." % (
+            "; ".join(found), workflow,
+            " (its guard ends the lost run(s) %s)" % ", ".join(lost) if lost else "")
+    return result
