@@ -114,6 +114,18 @@ class MistralCLI:
         with concurrent.futures.ThreadPoolExecutor(max_workers=len(inputs_list)) as pool:
             return list(pool.map(lambda inputs: self.start(workflow, inputs), inputs_list))
 
+    def refusals(self, workflow, common, at_once, one_by_one=()):
+        """Bad-input runs, each (inputs, message) case run with ``common`` + its inputs:
+        the ``at_once`` cases (refused before the concurrency guard) started together,
+        then the ``one_by_one`` cases (refused after it: a run still going would make the
+        next one end 'skipped'). Returns [(inputs, message, execution, output)] in order."""
+        cases = list(at_once) + list(one_by_one)
+        ids = self.start_at_once(workflow, [dict(common, **inputs) for inputs, _ in at_once])
+        ended = [self.wait(ex_id) for ex_id in ids]
+        ended += [self.execute(workflow, dict(common, **inputs)) for inputs, _ in one_by_one]
+        return [(inputs, message, execution, output)
+                for (inputs, message), (execution, output) in zip(cases, ended)]
+
     def execute(self, workflow, inputs, timeout=300):
         return self.wait(self.start(workflow, inputs), timeout)
 

@@ -219,16 +219,10 @@ BAD_INPUTS = [
 def test_bad_input_fails_clearly_and_changes_nothing(conn, mistral, stacks, pack_workflows):
     body, servers, volume_ids = create_pair(conn, stacks)
     updated = stack(conn, body["id"])["updated_time"]
-    def case(inputs):
-        return dict({"stack": body["stack_name"], "poll_delay": 1}, **inputs)
-
     with AttachmentWatcher(volume_ids):
-        ended = [mistral.wait(ex_id) for ex_id in mistral.start_at_once(
-            WORKFLOW, [case(inputs) for inputs, _ in BAD_INPUTS])]
-        ended += [mistral.execute(WORKFLOW, case(inputs))
-                  for inputs, _ in BAD_INPUTS_AFTER_THE_GUARD]
-    for (inputs, message), (execution, output) in zip(BAD_INPUTS + BAD_INPUTS_AFTER_THE_GUARD,
-                                                      ended):
+        ended = mistral.refusals(WORKFLOW, {"stack": body["stack_name"], "poll_delay": 1},
+                                 BAD_INPUTS, BAD_INPUTS_AFTER_THE_GUARD)
+    for inputs, message, execution, output in ended:
         report = output["report"]
         assert execution["State"] == "ERROR", inputs
         assert message in execution["State info"], (inputs, execution["State info"])

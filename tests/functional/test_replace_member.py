@@ -204,15 +204,9 @@ def test_bad_input_fails_clearly_and_changes_nothing(conn, mistral, asg):
     before = members(conn, asg["id"])
     updated_before = stack(conn, asg["id"])["updated_time"]
 
-    def case(inputs):
-        return dict({"stack": asg["stack_name"]}, **inputs)
-
-    ended = [mistral.wait(ex_id) for ex_id in mistral.start_at_once(
-        WORKFLOW, [case(inputs) for inputs, _ in BAD_INPUTS])]
-    ended += [mistral.execute(WORKFLOW, case(inputs))
-              for inputs, _ in BAD_INPUTS_AFTER_THE_GUARD]
-    for (inputs, message), (execution, _) in zip(BAD_INPUTS + BAD_INPUTS_AFTER_THE_GUARD,
-                                                 ended):
+    ended = mistral.refusals(WORKFLOW, {"stack": asg["stack_name"]}, BAD_INPUTS,
+                             BAD_INPUTS_AFTER_THE_GUARD)
+    for inputs, message, execution, _ in ended:
         assert execution["State"] == "ERROR", inputs
         assert message in execution["State info"], (inputs, execution["State info"])
     assert members(conn, asg["id"]) == before
