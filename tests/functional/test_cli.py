@@ -176,7 +176,12 @@ def test_volume_failover_wait_moves_the_volume_and_again_is_refused_by_the_coold
     assert got["execution_state"] == "SUCCESS" and got["status"] == "failed_over", got
     assert got["new_active"] == {"name": "server_b", "id": servers["server_b"]}
     assert volume_servers(conn, volume_ids[0]) == ("in-use", [servers["server_b"]])
-    # Straight back: the cooldown holds it (exit 1, nothing moved) unless --allow-skipped.
+    # The fenced server_a started again (the pair could fail back; --restore, which
+    # builds a new one, has its own test), then straight back: the cooldown holds it
+    # (exit 1, nothing moved) unless --allow-skipped.
+    conn.compute.start_server(servers["server_a"])
+    conn.compute.wait_for_server(conn.compute.get_server(servers["server_a"]),
+                                 status="ACTIVE", wait=120)
     proc = osc.run("ha", "volume", "failover", body["stack_name"], "--wait", "-f", "json")
     assert proc.returncode == 1, proc.stderr
     held = json.loads(proc.stdout)
