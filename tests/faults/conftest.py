@@ -2,7 +2,7 @@
 and a check before every test that the devcloud is whole.
 
 Run with the devcloud up (tools/devcloud up --mistral-scale for the Mistral faults):
-``tox -e cloud -- tests/faults``. The tables are printed at the end and written to
+``tox -e faults``. The tables are printed at the end and written to
 $DEVCLOUD_HOME/fault-results.txt (or $HA_FAULT_RESULTS).
 """
 

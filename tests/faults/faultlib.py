@@ -378,7 +378,7 @@ class LoadRun(FaultRun):
     def __init__(self, api, conn, name, table, replaced, refusals=False, quiet=QUIET):
         super().__init__(api, conn, name, HELD, table)
         self.want_replaced, self.refusals, self.quiet = replaced, refusals, quiet
-        self.requests, self.tracked, self.figures = None, [], {}
+        self.requests, self.tracked, self.figures, self._ended = None, [], {}, {}
 
     def load(self, what, requests):
         """Say what load the test puts on the pack: ``requests`` runs asked for."""
@@ -389,9 +389,12 @@ class LoadRun(FaultRun):
         self.tracked += [e for e in execution_ids if e not in self.tracked]
 
     def results(self, timeout=600):
-        """{execution id: (execution, output)} of every run, once each has ended."""
-        ids = list(dict.fromkeys(self.executions + self.tracked))
-        return {ex_id: self.api.wait(ex_id, timeout=timeout) for ex_id in ids}
+        """{execution id: (execution, output)} of every run, once each has ended (a run
+        seen ended is not read again)."""
+        for ex_id in dict.fromkeys(self.executions + self.tracked):
+            if ex_id not in self._ended:
+                self._ended[ex_id] = self.api.wait(ex_id, timeout=timeout)
+        return dict(self._ended)
 
     def _settle(self):
         results = self.results()

@@ -7,6 +7,7 @@ deleted afterwards.
 """
 
 import concurrent.futures
+import datetime
 import json
 import os
 import subprocess
@@ -205,11 +206,13 @@ class MistralAPI:
         return ex, ex["output"]
 
     def seconds_without_progress(self, execution_id):
-        """Seconds since any task of the execution (or of its sub-workflows) changed."""
-        stamps = [t.get("updated_at") or t["created_at"] for t in self.tasks(execution_id)]
-        stamps.append(self.execution(execution_id)["created_at"])
-        newest = max(time.mktime(time.strptime(s[:19], "%Y-%m-%d %H:%M:%S")) for s in stamps)
-        return time.mktime(time.gmtime()) - newest
+        """Seconds since any task of the execution (or of its sub-workflows) changed:
+        the pack's own reading (ha_actions.workflow.last_progress, what its guard uses)."""
+        from ha_actions import guard
+        from ha_actions import workflow as mistral_calls
+
+        last = guard.parse_created_at(mistral_calls.last_progress(self.conn, execution_id))
+        return (datetime.datetime.now(datetime.timezone.utc) - last).total_seconds()
 
 
 @pytest.fixture(scope="session")
