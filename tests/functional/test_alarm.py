@@ -21,7 +21,9 @@ from groups import (
     volume_servers,
 )
 
-pytestmark = pytest.mark.functional
+# Every alarm of the example fires for any server of the project that goes to ERROR, and
+# these tests read the on_alarm runs started since a moment: run beside no other test.
+pytestmark = [pytest.mark.functional, pytest.mark.alone]
 
 
 WORKFLOW = "ha.v1.on_alarm"
@@ -91,7 +93,7 @@ def alarm_url(conn, stack_body):
 def test_server_in_error_fires_the_alarm_and_the_member_is_replaced(
         conn, admin_conn, mistral, stacks, pack_workflows, capsys):
     template, files = example("asg_with_alarm.yaml", "member_server.yaml")
-    body = stacks.create(template, parameters={"size": 2}, files=files)
+    body = stacks.create(template, parameters={"size": 2, "reconcile_minutes": 0}, files=files)
     before = members(conn, body["id"])
     victim = sorted(before)[0]
     server = before[victim]["servers"][0]
@@ -170,8 +172,9 @@ def alarm_payload(alarm_id, server_id, previous="ok", current="alarm"):
 
 
 def asg_with_alarm(conn, stacks, heal_options=None):
+    """The example with its alarm only (these tests read the alarm's runs): no loop."""
     template, files = example("asg_with_alarm.yaml", "member_server.yaml")
-    parameters = {"size": 2}
+    parameters = {"size": 2, "reconcile_minutes": 0}
     if heal_options:
         parameters["heal_options"] = json.dumps(heal_options)
     body = stacks.create(template, parameters=parameters, files=files)

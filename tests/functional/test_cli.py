@@ -2,75 +2,23 @@
 venv, run in a subprocess as the member user."""
 
 import json
-import os
-import pty
-import select
-import subprocess
-import sys
 import time
 
 import pytest
-from devcloud_fixtures import StackFactory, cli_env
+from devcloud_fixtures import StackFactory, one_upload_at_a_time
 from groups import changed, create_pair, example, members, patch_and_wait, volume_servers
 
 from ha_actions import version
 from ha_actions.cli import pack
 
-pytestmark = pytest.mark.functional
+# The pack tests change the workflows' tags in Mistral: one worker runs this file in order.
+pytestmark = [pytest.mark.functional, pytest.mark.xdist_group("cli")]
 SUB_WORKFLOWS = (": ha.v1.replace_member_batch.", ": ha.v1.update_stack.")
-OPENSTACK = os.path.join(os.path.dirname(sys.executable), "openstack")
-
-
-class OSC:
-    """The ``openstack`` command as the member user."""
-
-    def __init__(self, devcloud):
-        self.env = cli_env(devcloud)
-
-    def run(self, *args, timeout=600):
-        return subprocess.run([OPENSTACK, *args], env=self.env, capture_output=True,
-                              text=True, timeout=timeout)
-
-    def ok(self, *args):
-        proc = self.run(*args)
-        assert proc.returncode == 0, "openstack %s: %s" % (" ".join(args), proc.stderr[-2000:])
-        return proc
-
-    def json(self, *args):
-        return json.loads(self.ok(*args, "-f", "json").stdout)
-
-    def run_tty(self, *args, timeout=600):
-        """Run under a pseudo terminal (stdout and stderr on it); (exit code, output)."""
-        primary, secondary = pty.openpty()
-        proc = subprocess.Popen([OPENSTACK, *args], env=self.env, stdin=secondary,
-                                stdout=secondary, stderr=secondary, close_fds=True)
-        os.close(secondary)
-        out, deadline = b"", time.time() + timeout
-        while time.time() < deadline:
-            ready, _, _ = select.select([primary], [], [], 1)
-            if ready:
-                try:
-                    chunk = os.read(primary, 4096)
-                except OSError:  # EIO: the child closed the terminal
-                    break
-                if not chunk:
-                    break
-                out += chunk
-            elif proc.poll() is not None:
-                break
-        os.close(primary)
-        return proc.wait(timeout=30), out.decode(errors="replace")
-
-
-@pytest.fixture(scope="module")
-def osc(devcloud):
-    return OSC(devcloud)
-
-
 @pytest.fixture(scope="module")
 def installed(osc, devcloud):
     """The pack installed with ``openstack ha pack install --update``; its rows."""
-    return osc.json("ha", "pack", "install", "--update")
+    with one_upload_at_a_time():
+        return osc.json("ha", "pack", "install", "--update")
 
 
 @pytest.fixture(scope="module")

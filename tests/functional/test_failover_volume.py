@@ -364,6 +364,7 @@ def project_admin(devcloud, admin_conn, conn):
     return MistralCLI(devcloud, ADMIN, project=conn.current_project.name)
 
 
+@pytest.mark.alone
 def test_dead_host_policy_force_down_as_admin_after_the_fencing_hook(
         conn, admin_conn, mistral, project_admin, stacks, pack_workflows, tmp_path):
     """Host of the active stopped: a member asking for force_down is refused; the admin's
