@@ -112,9 +112,9 @@ def create_groups(conn, names, size, template="asg_of_servers.yaml", parameters=
 
 
 def create_pair(conn, name):
-    """examples/failover_pair.yaml without its alarms: the volume on server_a."""
+    """examples/failover_pair.yaml without its alarms and loop: the volume on server_a."""
     return create_stacks(conn, [name], read_example("failover_pair.yaml"),
-                         parameters={"heal_on_alarm": False})[0]
+                         parameters={"heal_on_alarm": False, "reconcile_minutes": 0})[0]
 
 
 def delete_stacks(conn, bodies):

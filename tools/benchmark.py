@@ -171,7 +171,8 @@ def alarm_case(bench, rounds):
     the functional tests' project-wide alarms (demo) nor their on_alarm counts see it."""
     admin, mistral = bench.admin, bc.mistral_api(bench.admin)
     body = bench.create(bc.create_groups, ["bench-alarm"], 3, "asg_with_alarm.yaml",
-                        {"heal_options": json.dumps(HISTORY_OFF)}, conn=admin)[0]
+                        {"heal_options": json.dumps(HISTORY_OFF), "reconcile_minutes": 0},
+                        conn=admin)[0]
     rows = []
     for index in range(rounds):
         server_id = bc.oldest_server(admin, body)

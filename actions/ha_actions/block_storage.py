@@ -126,6 +126,39 @@ def _pick(servers, wanted):
     return None
 
 
+def pair_resources(conn, root):
+    """(servers, volume ids) of a pair stack: its top-level servers, each with Nova's
+    status, by name; its volumes (also one nested level down), sorted."""
+    resources = orch.list_resources(conn, orch.stack_ref(root), nested_depth=1)
+    servers = []
+    for res in resources:
+        if res.get("resource_type") in orch.SERVER_TYPES and res.get("physical_resource_id") \
+                and orch.link_stack(res) == (root["stack_name"], root["id"]):
+            sid = res["physical_resource_id"]
+            servers.append({"name": res["resource_name"], "id": sid,
+                            "status": compute.server_status(conn, sid)})
+    servers.sort(key=lambda s: s["name"])
+    volume_ids = sorted(res["physical_resource_id"] for res in resources
+                        if res.get("resource_type") in VOLUME_TYPES
+                        and res.get("physical_resource_id"))
+    return servers, volume_ids
+
+
+def pair_view(conn, root, parameter="active"):
+    """The pair as the reconcile loop reads it (reconcile.decide's ``pair``), or None when
+    the stack is no pair (no ``parameter``, fewer than two servers or no volume)."""
+    recorded = (root.get("parameters") or {}).get(parameter)
+    if not recorded:
+        return None
+    servers, volume_ids = pair_resources(conn, root)
+    if len(servers) < 2 or not volume_ids:
+        return None
+    return {"active": recorded,
+            "servers": {s["name"]: {"id": s["id"], "status": s["status"]} for s in servers},
+            "volumes": {v["id"]: v["attached_to"] for v in
+                        (volume_status(conn, vid) for vid in volume_ids)}}
+
+
 def failover_state(conn, stack, standby=None, parameter="active", failed=None):
     """Read-only look at an active/standby pair: who holds the volumes, who takes over.
 
@@ -142,20 +175,8 @@ def failover_state(conn, stack, standby=None, parameter="active", failed=None):
     state) or raises FailoverError with what the operator must do.
     """
     root = orch.get_stack(conn, stack)
-    ref = orch.stack_ref(root)
     summary = orch.stack_summary(root)
-    resources = orch.list_resources(conn, ref, nested_depth=1)
-    servers = []
-    for res in resources:
-        if res.get("resource_type") in orch.SERVER_TYPES and res.get("physical_resource_id") \
-                and orch.link_stack(res) == (root["stack_name"], root["id"]):
-            sid = res["physical_resource_id"]
-            servers.append({"name": res["resource_name"], "id": sid,
-                            "status": compute.server_status(conn, sid)})
-    servers.sort(key=lambda s: s["name"])
-    volume_ids = sorted(res["physical_resource_id"] for res in resources
-                        if res.get("resource_type") in VOLUME_TYPES
-                        and res.get("physical_resource_id"))
+    servers, volume_ids = pair_resources(conn, root)
     params = root.get("parameters") or {}
     recorded = params.get(parameter)
     base = {

@@ -17,10 +17,11 @@ The caller reads the cloud and hands over plain dicts::
     runs:   the pack's RUNNING executions for this stack:
             [{"id", "workflow", "created_at", "last_progress"}]
 
-and gets ``{"stack", "found": [what is wrong, in words], "start": {"workflow",
-"input"} or None, "message"}``: at most one operation per stack and look (the guard is
-per stack, so a second would only be skipped). A stack Heat is working on is left to
-Heat for this look.
+and gets ``{"stack", "status", "found": [what is wrong, in words], "start": {"workflow",
+"input"} or None, "message"}``; status: ``healthy``, ``left_to_heat`` (the stack is
+in progress), ``left_to_run`` (a live run works on it) or ``start``. At most one
+operation per stack and look (the guard is per stack, so a second would only be
+skipped). A stack Heat is working on is left to Heat for this look.
 """
 
 import datetime
@@ -79,12 +80,15 @@ def decide(stack, groups=(), pair=None, runs=(), stale_after=DEFAULT_STALE_AFTER
     result = {"stack": {"id": stack["id"], "name": stack["name"]}, "found": found,
               "start": None}
     if not found:
-        result["message"] = "Nothing to heal: every member and the pair are healthy."
+        result.update(status="healthy",
+                      message="Nothing to heal: every member and the pair are healthy.")
     elif stack["status"].endswith("_IN_PROGRESS"):
+        result["status"] = "left_to_heat"
         result["message"] = ("Found %s; the stack is %s: left to Heat this time (a heal "
                              "started now would only wait)." % ("; ".join(found),
                                                                 stack["status"]))
     elif live:
+        result["status"] = "left_to_run"
         result["message"] = ("Found %s; left to the running execution(s) %s." % (
             "; ".join(found), ", ".join(run["id"] for run in live)))
     else:
@@ -95,7 +99,7 @@ def decide(stack, groups=(), pair=None, runs=(), stale_after=DEFAULT_STALE_AFTER
             inputs.update(group=groups_failed[0][0], strategy="failed")
         else:
             workflow = FAILOVER
-        result["start"] = {"workflow": workflow, "input": inputs}
+        result.update(status="start", start={"workflow": workflow, "input": inputs})
         lost = [run["id"] for run in runs]
         result["message"] = "Found %s; starting %s%s." % (
             "; ".join(found), workflow,

@@ -190,3 +190,29 @@ class HealHistoryAction(OpenStackAction):
 
     def run(self, context):
         return readable(lambda: heal_history(self.connect(context), **self.args))
+
+
+def stack_runs(conn, workflows, stack_refs, stale_after, now=None):
+    """The RUNNING executions of ``workflows`` whose input names the stack (any of
+    ``stack_refs``), in reconcile.decide's shape; each one older than ``stale_after`` s
+    with its ``last_progress`` read (the younger ones need no more reads)."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    body = _get(conn, "/executions", state="RUNNING", workflow_name="in:" + ",".join(workflows),
+                limit=1000)
+    runs = []
+    for ex in body["executions"]:
+        if _loaded(ex.get("input")).get("stack") not in stack_refs:
+            continue
+        run = {"id": ex["id"], "workflow": ex["workflow_name"], "created_at": ex["created_at"]}
+        if (now - guard.parse_created_at(ex["created_at"])).total_seconds() > stale_after:
+            run["last_progress"] = last_progress(conn, ex["id"])
+        runs.append(run)
+    return runs
+
+
+def start_execution(conn, workflow, inputs, description):
+    """Start ``workflow`` with ``inputs`` as the caller; the new execution's id."""
+    resp = conn.workflow.post("/executions", json={
+        "workflow_name": workflow, "input": json.dumps(inputs), "description": description})
+    sdk_exceptions.raise_from_response(resp)
+    return resp.json()["id"]

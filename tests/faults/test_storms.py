@@ -66,7 +66,8 @@ def test_fifty_alarm_posts_for_one_failed_server(load, conn, admin_conn, stacks,
     text, files = example("asg_with_alarm.yaml", "member_server.yaml")
     group = BrokenGroup.__new__(BrokenGroup)
     group.conn, group.min_size = conn, 1
-    group.body = stacks.create(text, parameters={"size": 3}, files=files)
+    group.body = stacks.create(text, parameters={"size": 3, "reconcile_minutes": 0},
+                               files=files)
     group.stack_id, group.name = group.body["id"], group.body["stack_name"]
     group.before = members(conn, group.stack_id)
     group.victim = sorted(group.before)[0]

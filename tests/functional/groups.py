@@ -204,16 +204,18 @@ def release_forced_down(admin_conn, host):
                                microversion="2.53").raise_for_status()
 
 
-def create_pair(conn, stacks, volume_count=1, heal_on_alarm=False, active="server_a"):
+def create_pair(conn, stacks, volume_count=1, heal_on_alarm=False, active="server_a",
+                reconcile_minutes=0):
     """A failover pair as 'openstack stack create' of the example gives it: its volumes
     on the active server (ha.v1.attach_pair ran at create); (stack, servers, volume ids).
 
-    Its alarms only where a test wants them: tests that run the workflow by hand stay
-    alone with it."""
+    Its alarms and its reconcile loop only where a test wants them: tests that run the
+    workflow by hand stay alone with it."""
     template, _ = example("failover_pair.yaml")
     body = stacks.create(template, parameters={"volume_count": volume_count,
                                                "heal_on_alarm": heal_on_alarm,
-                                               "active": active})
+                                               "active": active,
+                                               "reconcile_minutes": reconcile_minutes})
     outputs = stack_outputs(conn, body["id"])
     servers, volume_ids = outputs["servers"], sorted(outputs["volume_ids"])
     assert len(volume_ids) == volume_count

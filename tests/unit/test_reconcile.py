@@ -37,7 +37,7 @@ def decide(**kw):
 
 def test_a_healthy_stack_starts_nothing():
     got = decide(groups=[HEALTHY], pair=pair())
-    assert got["start"] is None and got["found"] == []
+    assert got["start"] is None and got["found"] == [] and got["status"] == "healthy"
     assert got["message"] == "Nothing to heal: every member and the pair are healthy."
 
 
@@ -62,7 +62,7 @@ def test_a_live_run_is_never_fought():
     runs = [{"id": "ex-1", "workflow": "ha.v1.replace_member", "created_at": ago(900),
              "last_progress": ago(30)}]
     got = decide(groups=[broken], runs=runs)
-    assert got["start"] is None
+    assert got["start"] is None and got["status"] == "left_to_run"
     assert "left to the running execution(s) ex-1" in got["message"]
 
 
@@ -71,7 +71,7 @@ def test_a_run_without_progress_for_stale_after_is_lost_and_the_heal_starts():
     runs = [{"id": "ex-1", "workflow": "ha.v1.replace_member", "created_at": ago(900),
              "last_progress": ago(121)}]
     got = decide(groups=[broken], runs=runs)
-    assert got["start"]["input"]["stale_after"] == 120
+    assert got["status"] == "start" and got["start"]["input"]["stale_after"] == 120
     assert "its guard ends the lost run(s) ex-1" in got["message"]
 
 
@@ -104,5 +104,5 @@ def test_a_failed_group_member_comes_before_the_pair():
 def test_a_stack_heat_is_working_on_is_left_to_heat():
     got = reconcile.decide(dict(STACK, status="UPDATE_IN_PROGRESS"),
                            groups=[group(member("a", status="UPDATE_FAILED"))], now=NOW)
-    assert got["start"] is None
+    assert got["start"] is None and got["status"] == "left_to_heat"
     assert "the stack is UPDATE_IN_PROGRESS: left to Heat" in got["message"]

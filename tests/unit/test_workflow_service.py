@@ -184,3 +184,42 @@ def test_forced_heal_history_reads_nothing():
         got = wf.heal_history(make_connection(), ME, ["pair"], force=True)
         assert mocker.request_history == []
     assert got["status"] == "ok" and "force: true" in got["message"]
+
+
+def test_stack_runs_are_this_stacks_with_progress_read_only_for_the_old_ones():
+    now = datetime.datetime(2026, 12, 3, 9, 0, 0, tzinfo=datetime.timezone.utc)
+    with requests_mock.Mocker() as mocker:
+        mocker.get("%s/executions" % MISTRAL, [
+            {"json": {"executions": [
+                {"id": "old", "workflow_name": "ha.v1.replace_member",
+                 "created_at": "2026-12-03 08:50:00", "input": json.dumps({"stack": "asg"})},
+                {"id": "young", "workflow_name": "ha.v1.on_alarm",
+                 "created_at": "2026-12-03 08:59:30", "input": json.dumps({"stack": "s-id"})},
+                {"id": "other", "workflow_name": "ha.v1.replace_member",
+                 "created_at": "2026-12-03 08:00:00", "input": json.dumps({"stack": "x"})}]}},
+            {"json": {"executions": []}}])
+        mocker.get("%s/executions/old" % MISTRAL, json={"id": "old",
+                                                      "created_at": "2026-12-03 08:50:00"})
+        mocker.get("%s/executions/old/tasks" % MISTRAL, json={"tasks": [
+            {"created_at": "2026-12-03 08:50:01", "updated_at": "2026-12-03 08:55:00"}]})
+        runs = wf.stack_runs(make_connection(), ("ha.v1.replace_member", "ha.v1.on_alarm"),
+                             ["s-id", "asg", "asg/s-id"], stale_after=120, now=now)
+        first = mocker.request_history[0].qs
+    assert first["state"] == ["running"] and first["workflow_name"] == [
+        "in:ha.v1.replace_member,ha.v1.on_alarm"]
+    assert runs == [
+        {"id": "old", "workflow": "ha.v1.replace_member", "created_at": "2026-12-03 08:50:00",
+         "last_progress": "2026-12-03 08:55:00"},
+        {"id": "young", "workflow": "ha.v1.on_alarm", "created_at": "2026-12-03 08:59:30"}]
+
+
+def test_start_execution_posts_the_input_as_json_and_gives_the_id():
+    with requests_mock.Mocker() as mocker:
+        mocker.post("%s/executions" % MISTRAL, json={"id": "new-1"})
+        got = wf.start_execution(make_connection(), "ha.v1.replace_member",
+                                 {"stack": "asg", "strategy": "failed"}, "by the loop")
+        body = mocker.request_history[0].json()
+    assert got == "new-1"
+    assert body["workflow_name"] == "ha.v1.replace_member"
+    assert json.loads(body["input"]) == {"stack": "asg", "strategy": "failed"}
+    assert body["description"] == "by the loop"

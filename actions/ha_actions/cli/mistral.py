@@ -79,6 +79,25 @@ class Client:
                            ok=(200, 201), json=body).json()
         return ex.get("state"), _loaded(ex.get("output"))
 
+    # -- cron triggers ------------------------------------------------------------
+
+    def cron_triggers(self, workflow):
+        """The project's cron triggers that start ``workflow`` (inputs loaded)."""
+        found = self._get("/cron_triggers", "list cron triggers", limit=1000)["cron_triggers"]
+        return [dict(t, workflow_input=_loaded(t.get("workflow_input")))
+                for t in found if t.get("workflow_name") == workflow]
+
+    def create_cron_trigger(self, name, workflow, inputs, pattern):
+        body = {"name": name, "workflow_name": workflow, "workflow_input": json.dumps(inputs),
+                "pattern": pattern}
+        trigger = self._request("POST", "/cron_triggers", "create cron trigger %s" % name,
+                                ok=(200, 201), json=body).json()
+        return dict(trigger, workflow_input=_loaded(trigger.get("workflow_input")))
+
+    def delete_cron_trigger(self, name):
+        self._request("DELETE", "/cron_triggers/%s" % name, "delete cron trigger %s" % name,
+                      ok=(200, 204))
+
     # -- executions ---------------------------------------------------------------
 
     def start(self, workflow, inputs, description=""):

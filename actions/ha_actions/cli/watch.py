@@ -1,0 +1,122 @@
+"""``openstack ha watch`` / ``unwatch``: the reconcile loop of a stack as a Mistral cron
+trigger that runs ha.v1.reconcile (the trigger's trust runs it, no caller needed)."""
+
+from osc_lib import exceptions
+from osc_lib.command import command
+
+RECONCILE = "ha.v1.reconcile"
+COLUMNS = ("name", "stack", "every_s", "pattern", "stale_after", "next_execution_time")
+
+
+def pattern_for(every_s):
+    """The cron pattern of a look every ``every_s`` seconds (whole minutes, at most an
+    hour: a cron trigger's smallest step is a minute)."""
+    if every_s < 60 or every_s > 3600 or every_s % 60:
+        raise exceptions.CommandError(
+            "--every must be whole minutes between 60 and 3600 seconds (a Mistral cron "
+            "trigger fires at most once a minute), not %s. Nothing was changed." % every_s)
+    minutes = every_s // 60
+    return "* * * * *" if minutes == 1 else ("0 * * * *" if minutes == 60
+                                             else "*/%d * * * *" % minutes)
+
+
+def every_of(pattern):
+    """Seconds between looks of a pattern pattern_for made (None for another one)."""
+    minute = pattern.split()[0] if pattern else ""
+    if pattern == "* * * * *":
+        return 60
+    if minute.startswith("*/") and minute[2:].isdigit():
+        return int(minute[2:]) * 60
+    return 3600 if pattern == "0 * * * *" else None
+
+
+def trigger_row(trigger):
+    inputs = trigger["workflow_input"]
+    return (trigger["name"], inputs.get("stack"), every_of(trigger.get("pattern")),
+            trigger.get("pattern"), inputs.get("stale_after", 120),
+            trigger.get("next_execution_time"))
+
+
+def find_stack(app, stack):
+    """``{"id", "name"}`` of a stack Heat shows the caller; CommandError when none."""
+    cm = app.client_manager
+    endpoint = cm.get_endpoint_for_service_type("orchestration", region_name=cm.region_name,
+                                                interface=cm.interface)
+    resp = cm.session.get("%s/stacks/%s" % (endpoint.rstrip("/"), stack), raise_exc=False)
+    if resp.status_code == 404:
+        raise exceptions.CommandError("Stack %s not found (openstack stack list shows yours). "
+                                      "Nothing was changed." % stack)
+    if resp.status_code != 200:
+        raise exceptions.CommandError("Heat could not show stack %s (HTTP %d). Nothing was "
+                                      "changed." % (stack, resp.status_code))
+    body = resp.json()["stack"]
+    return {"id": body["id"], "name": body["stack_name"]}
+
+
+def watching(client, stack):
+    """The project's reconcile triggers for ``stack`` (``{"id", "name"}``)."""
+    return [t for t in client.cron_triggers(RECONCILE)
+            if t["workflow_input"].get("stack") in (stack["id"], stack["name"])
+            or t["name"] == "ha-watch-%s" % stack["name"]]
+
+
+class Watch(command.ShowOne):
+    """Run the reconcile loop on a stack: a cron trigger starting ha.v1.reconcile (a stack
+    already watched is watched again with these options)."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument("stack", metavar="<stack>", help="stack name or id")
+        parser.add_argument("--every", type=int, default=60, metavar="<seconds>",
+                            help="seconds between looks, whole minutes (default 60)")
+        parser.add_argument("--stale-after", type=int, default=None, metavar="<seconds>",
+                            help="a run of the pack without progress this long is lost "
+                                 "(default 120)")
+        return parser
+
+    def take_action(self, parsed_args):
+        pattern = pattern_for(parsed_args.every)
+        if parsed_args.stale_after is not None and parsed_args.stale_after <= 0:
+            raise exceptions.CommandError("--stale-after must be > 0 seconds, not %d. Nothing "
+                                          "was changed." % parsed_args.stale_after)
+        client = self.app.client_manager.ha
+        stack = find_stack(self.app, parsed_args.stack)
+        inputs = {"stack": stack["id"]}
+        if parsed_args.stale_after is not None:
+            inputs["stale_after"] = parsed_args.stale_after
+        for old in watching(client, stack):
+            client.delete_cron_trigger(old["name"])
+        trigger = client.create_cron_trigger("ha-watch-%s" % stack["name"], RECONCILE, inputs,
+                                             pattern)
+        return COLUMNS, trigger_row(trigger)
+
+
+class Unwatch(command.Command):
+    """Stop the reconcile loop of a stack (delete its cron trigger)."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument("stack", metavar="<stack>", help="stack name or id")
+        return parser
+
+    def take_action(self, parsed_args):
+        client = self.app.client_manager.ha
+        given = parsed_args.stack
+        try:
+            stack = find_stack(self.app, given)
+        except exceptions.CommandError:
+            stack = {"id": given, "name": given}  # a deleted stack's trigger goes too
+        found = watching(client, stack)
+        if not found:
+            raise exceptions.CommandError("Stack %s is not watched (openstack ha watch list "
+                                          "shows what is)." % given)
+        for trigger in found:
+            client.delete_cron_trigger(trigger["name"])
+
+
+class WatchList(command.Lister):
+    """The stacks the reconcile loop watches, and how often."""
+
+    def take_action(self, parsed_args):
+        client = self.app.client_manager.ha
+        return COLUMNS, [trigger_row(t) for t in client.cron_triggers(RECONCILE)]

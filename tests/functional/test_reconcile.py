@@ -1,0 +1,128 @@
+"""The reconcile loop on real services: Mistral's scheduler runs ha.v1.reconcile from a
+cron trigger (made by `openstack ha watch`, or by the example's OS::Mistral::CronTrigger),
+under the trigger's trust, and it heals what is broken with no run started by the test."""
+
+import json
+import time
+
+import pytest
+from groups import changed, create_pair, example, members, server_status, stack, volume_servers
+
+pytestmark = pytest.mark.functional
+RECONCILE = "ha.v1.reconcile"
+# A cron trigger fires at the next whole minute; a heal of the devcloud takes under one.
+LOOP_PATIENCE_S = 240
+
+
+def mistral_now():
+    """A 'created_at' lower bound in Mistral's format, a second back."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() - 1))
+
+
+def loop_runs(mistral_api, stack_id, since):
+    """The ended ha.v1.reconcile runs for the stack created since ``since``, oldest first,
+    with their reports."""
+    rows = mistral_api.get("/executions", workflow_name=RECONCILE, created_at="gte:" + since,
+                           include_output="true", limit=1000)["executions"]
+    runs = [dict(r, report=json.loads(r.get("output") or "{}").get("report") or {})
+            for r in rows if json.loads(r.get("input") or "{}").get("stack") == stack_id
+            and r["state"] in mistral_api.TERMINAL]
+    return sorted(runs, key=lambda r: r["created_at"])
+
+
+def wait_for_loop(mistral_api, stack_id, since, status, timeout=LOOP_PATIENCE_S):
+    """The first loop run since ``since`` whose report status is ``status``."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for run in loop_runs(mistral_api, stack_id, since):
+            assert run["state"] == "SUCCESS", (run["id"], run.get("state_info"))
+            if run["report"].get("status") == status:
+                return run
+        time.sleep(2)
+    raise AssertionError("no %s run for stack %s reported %s within %d s: %s" % (
+        RECONCILE, stack_id, status, timeout,
+        [r["report"].get("message") for r in loop_runs(mistral_api, stack_id, since)]))
+
+
+def the_heal(mistral_api, loop_run, workflow):
+    """The execution a loop run started, once it has ended."""
+    started = loop_run["report"]["started"]
+    assert started["workflow"] == workflow, loop_run["report"]
+    heal = mistral_api.wait_ended(started["execution_id"], timeout=600)
+    assert heal["state"] == "SUCCESS", heal.get("state_info")
+    assert heal["description"].startswith("Started by %s %s" % (RECONCILE, loop_run["id"]))
+    return heal["output"]["report"]
+
+
+def test_watch_heals_a_failed_member_with_no_run_started_by_the_test(
+        conn, admin_conn, osc, mistral_api, stacks, pack_workflows):
+    template, files = example("asg_of_servers.yaml", "member_server.yaml")
+    body = stacks.create(template, parameters={"size": 2}, files=files)
+    row = osc.json("ha", "watch", body["stack_name"], "--every", "60")
+    assert (row["name"], row["stack"], row["every_s"], row["pattern"]) == (
+        "ha-watch-" + body["stack_name"], body["id"], 60, "* * * * *")
+    try:
+        before = members(conn, body["id"])
+        victim = sorted(before)[0]
+        server = before[victim]["servers"][0]
+        since = mistral_now()
+        admin_conn.compute.reset_server_state(server, "error")
+
+        run = wait_for_loop(mistral_api, body["id"], since, "started")
+        assert run["report"]["found"] == ["group: %s failed" % victim], run["report"]
+        report = the_heal(mistral_api, run, "ha.v1.replace_member")
+        assert report["status"] == "replaced", report
+        assert report["replaced"][0]["old_server_ids"] == [server]
+        after = members(conn, body["id"])
+        assert changed(before, after) == [victim]
+        assert server_status(conn, after[victim]["servers"][0]) == "ACTIVE"
+
+        # The next looks find the stack healthy and start nothing.
+        since = mistral_now()
+        healthy = wait_for_loop(mistral_api, body["id"], since, "healthy")["report"]
+        assert healthy["started"] is None and healthy["found"] == []
+        assert healthy["looked_at"] == {"groups": {"group": 2}, "pair": None, "running": []}
+    finally:
+        osc.ok("ha", "unwatch", body["stack_name"])
+    assert body["id"] not in [r["stack"] for r in osc.json("ha", "watch", "list")]
+
+
+def test_the_examples_loop_fails_the_pair_over_when_no_alarm_came(
+        conn, admin_conn, mistral_api, stacks, pack_workflows):
+    body, servers, volume_ids = create_pair(conn, stacks, reconcile_minutes=1)
+    trigger = conn.orchestration.get("/stacks/%s/%s/resources/reconcile" % (
+        body["stack_name"], body["id"])).json()["resource"]
+    assert trigger["resource_status"] == "CREATE_COMPLETE", trigger
+    since = mistral_now()
+    admin_conn.compute.reset_server_state(servers["server_a"], "error")
+
+    run = wait_for_loop(mistral_api, body["id"], since, "started")
+    assert run["report"]["found"] == ["the active server server_a is ERROR"], run["report"]
+    report = the_heal(mistral_api, run, "ha.v1.failover_volume")
+    assert report["status"] == "failed_over", report
+    assert volume_servers(conn, volume_ids[0]) == ("in-use", [servers["server_b"]])
+    assert stack(conn, body["id"])["parameters"]["active"] == "server_b"
+
+
+def test_bad_watch_requests_fail_clearly_and_change_nothing(osc, mistral, stacks,
+                                                           pack_workflows):
+    template, files = example("asg_of_servers.yaml", "member_server.yaml")
+    body = stacks.create(template, parameters={"size": 1}, files=files)
+    for args, message in (
+            (("--every", "90"), "--every must be whole minutes between 60 and 3600 seconds"),
+            (("--every", "30"), "not 30. Nothing was changed."),
+            (("--stale-after", "0"), "--stale-after must be > 0 seconds")):
+        proc = osc.run("ha", "watch", body["stack_name"], *args)
+        assert proc.returncode == 1 and message in proc.stderr, (args, proc.stderr)
+    proc = osc.run("ha", "watch", "ft-no-such-stack")
+    assert proc.returncode == 1
+    assert "Stack ft-no-such-stack not found" in proc.stderr, proc.stderr
+    proc = osc.run("ha", "unwatch", body["stack_name"])
+    assert proc.returncode == 1 and "is not watched" in proc.stderr, proc.stderr
+    assert body["id"] not in [r["stack"] for r in osc.json("ha", "watch", "list")]
+
+    # A look at a stack that is gone (the cron trigger of a deleted stack) fails clearly.
+    execution, output = mistral.execute(RECONCILE, {"stack": "ft-no-such-stack"})
+    assert execution["State"] == "ERROR"
+    assert "ft-no-such-stack" in execution["State info"], execution["State info"]
+    assert output["report"]["status"] == "failed"
