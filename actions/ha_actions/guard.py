@@ -190,15 +190,24 @@ def _past_heals(me_id, runs, stack_refs):
     return sorted(heals, key=lambda h: parse_created_at(h["ended_at"]), reverse=True)
 
 
+def paused_message(stack, pause):
+    """What a run of a paused stack says (``pause``: {"paused_at", "reason"})."""
+    return ("Paused, nothing changed: stack %s was paused at %s UTC%s (openstack ha pause). "
+            "Resume it with 'openstack ha resume %s', or run again with force: true." % (
+                stack, pause.get("paused_at") or "?",
+                " (%s)" % pause["reason"] if pause.get("reason") else "", stack))
+
+
 def heal_history(me_id, runs, stack_refs, slots=None, cooldown=DEFAULT_COOLDOWN,
                  max_heals=DEFAULT_MAX_HEALS, heal_window=DEFAULT_HEAL_WINDOW, force=False,
-                 now=None):
-    """May this run heal now? The flapping limit first, then the cooldown.
+                 now=None, paused=None):
+    """May this run heal now? A pause first, then the flapping limit, then the cooldown.
 
     ``slots``: the member names this run would replace (replace_member), or None for
-    the stack as a whole (failover_volume). Flapping: a slot was healed ``max_heals``
+    the stack as a whole (failover_volume). ``paused``: the stack's pause
+    ({"paused_at", "reason"}) or None. Flapping: a slot was healed ``max_heals``
     times within the last ``heal_window`` s. Cooldown: the stack's last heal ended less
-    than ``cooldown`` s ago. ``force`` applies neither. Returns ``{"status": ok |
+    than ``cooldown`` s ago. ``force`` applies none. Returns ``{"status": ok | paused |
     cooldown | flapping, "message", "last_heal": {id, ended_at, ago_s} or None,
     "heals_in_window": {slot: [execution ids]}}``.
     """
@@ -214,7 +223,11 @@ def heal_history(me_id, runs, stack_refs, slots=None, cooldown=DEFAULT_COOLDOWN,
     result = {"status": "ok", "message": "", "last_heal": last_heal,
               "heals_in_window": in_window}
     if force:
-        result["message"] = "force: true: the cooldown and the flapping limit were not applied."
+        result["message"] = ("force: true: the pause, the cooldown and the flapping limit "
+                             "were not applied.")
+        return result
+    if paused:
+        result.update(status="paused", message=paused_message(stack_refs[-1], paused))
         return result
     flapping = sorted(slot for slot, ids in in_window.items() if len(ids) >= max_heals)
     if flapping:

@@ -17,7 +17,8 @@ HEALS = (reconcile.REPLACE, reconcile.FAILOVER, "ha.v1.on_alarm")
 
 
 def look(conn, stack, stale_after, now=None):
-    """The stack as reconcile.decide reads it: ``{"stack", "groups", "pair", "runs"}``."""
+    """The stack as reconcile.decide reads it: ``{"stack", "groups", "pair", "runs",
+    "paused"}``."""
     root = orch.get_stack(conn, stack)
     summary = orch.stack_summary(root)
     groups = []
@@ -32,7 +33,8 @@ def look(conn, stack, stale_after, now=None):
     return {"stack": {"id": summary["id"], "name": summary["name"], "status": summary["status"]},
             "groups": groups,
             "pair": block_storage.pair_view(conn, root),
-            "runs": workflow.stack_runs(conn, HEALS, refs, stale_after, now)}
+            "runs": workflow.stack_runs(conn, HEALS, refs, stale_after, now),
+            "paused": workflow.pause_of(conn, summary["id"])}
 
 
 def looked_at(seen):
@@ -49,8 +51,11 @@ def reconcile_stack(conn, stack, me, stale_after=reconcile.DEFAULT_STALE_AFTER, 
     """Look at ``stack``, decide, start what the decision names; the run's report."""
     seen = look(conn, stack, stale_after, now)
     decision = reconcile.decide(seen["stack"], seen["groups"], seen["pair"], seen["runs"],
-                                stale_after, options, now)
+                                stale_after, options, now, paused=seen["paused"])
     report = dict(decision, looked_at=looked_at(seen), started=None)
+    for run in decision["lost"]:
+        workflow.end_lost_execution(conn, run["id"], "the reconcile loop's run %s" % me,
+                                    run["quiet_s"])
     start = decision["start"]
     if start:
         execution_id = workflow.start_execution(

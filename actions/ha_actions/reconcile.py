@@ -4,8 +4,9 @@ The alarm is the fast path and fires once; the loop is the guarantee. Run on a s
 (a Mistral cron trigger), it looks at a stack as it is now and starts what is still
 missing: the heal an alarm's run would have made, had Mistral not lost it or the alarm
 not arrived. It never works beside a live run and never repeats the guards' work: the
-workflow it starts keeps its own concurrency guard, cooldown and flapping limit, and is
-handed ``stale_after`` so that its guard ends a run Mistral lost.
+workflow it starts keeps its own concurrency guard, cooldown and flapping limit. A run
+of the pack without progress for ``stale_after`` s Mistral lost: the loop ends it first
+(saying so), whether or not anything is left to heal, so no lost run stays RUNNING.
 
 The caller reads the cloud and hands over plain dicts::
 
@@ -18,7 +19,7 @@ The caller reads the cloud and hands over plain dicts::
             [{"id", "workflow", "created_at", "last_progress"}]
 
 and gets ``{"stack", "status", "found": [what is wrong, in words], "start": {"workflow",
-"input"} or None, "message"}``; status: ``healthy``, ``left_to_heat`` (the stack is
+"input"} or None, "lost": [{"id", "quiet_s"}: the runs to end first], "message"}``; status: ``paused``, ``healthy``, ``left_to_heat`` (the stack is
 in progress), ``left_to_run`` (a live run works on it) or ``start``. At most one
 operation per stack and look (the guard is per stack, so a second would only be
 skipped). A stack Heat is working on is left to Heat for this look.
@@ -35,12 +36,17 @@ DEFAULT_STALE_AFTER = 120
 DEAD_SERVER_STATES = ("ERROR", "SHUTOFF", "NOT_FOUND", "DELETED")
 
 
+def quiet_s(run, now):
+    """Seconds since the run last made progress (or started, without a task)."""
+    return (now - guard.parse_created_at(run.get("last_progress") or run["created_at"])
+            ).total_seconds()
+
+
 def live_runs(runs, stale_after=DEFAULT_STALE_AFTER, now=None):
     """The runs that made progress within ``stale_after`` seconds: the loop leaves the
-    stack to them. The others Mistral lost; the started workflow's guard ends them."""
+    stack to them. The others Mistral lost: the loop ends them."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
-    return [run for run in runs if (now - guard.parse_created_at(
-        run.get("last_progress") or run["created_at"])).total_seconds() <= stale_after]
+    return [run for run in runs if quiet_s(run, now) <= stale_after]
 
 
 def group_findings(groups):
@@ -68,20 +74,31 @@ def pair_finding(pair):
 
 
 def decide(stack, groups=(), pair=None, runs=(), stale_after=DEFAULT_STALE_AFTER,
-           options=None, now=None):
+           options=None, now=None, paused=None):
     """What to start for ``stack`` now, if anything (see the module docstring).
-    ``options``: extra inputs handed to the workflow started (cooldown, max_heals...)."""
+    ``options``: extra inputs handed to the workflow started (cooldown, max_heals...).
+    ``paused``: the stack's pause ({"paused_at", "reason"}; openstack ha pause) or None:
+    a paused stack is looked at and left alone."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
     live = live_runs(runs, stale_after, now)
+    lost = [{"id": run["id"], "quiet_s": int(quiet_s(run, now))} for run in runs
+            if run not in live]
     found = ["%s: %s failed" % (name, ", ".join(members))
              for name, members in group_findings(groups)]
     pair_problem = pair_finding(pair)
     if pair_problem:
         found.append(pair_problem)
     result = {"stack": {"id": stack["id"], "name": stack["name"]}, "found": found,
-              "start": None}
-    if not found:
-        result.update(status="healthy",
-                      message="Nothing to heal: every member and the pair are healthy.")
+              "start": None, "lost": [] if paused else lost}
+    ending = " The lost run(s) %s are ended first (no progress for %s s)." % (
+        ", ".join(r["id"] for r in lost), ", ".join(str(r["quiet_s"]) for r in lost)) \
+        if lost else ""
+    if paused:
+        result.update(status="paused", message=guard.paused_message(stack["name"], paused) + (
+            " Found: %s." % "; ".join(found) if found else ""))
+    elif not found:
+        result.update(status="healthy", message="Nothing to heal: every member and the "
+                                                "pair are healthy." + ending)
     elif stack["status"].endswith("_IN_PROGRESS"):
         result["status"] = "left_to_heat"
         result["message"] = ("Found %s; the stack is %s: left to Heat this time (a heal "
@@ -100,8 +117,5 @@ def decide(stack, groups=(), pair=None, runs=(), stale_after=DEFAULT_STALE_AFTER
         else:
             workflow = FAILOVER
         result.update(status="start", start={"workflow": workflow, "input": inputs})
-        lost = [run["id"] for run in runs]
-        result["message"] = "Found %s; starting %s%s." % (
-            "; ".join(found), workflow,
-            " (its guard ends the lost run(s) %s)" % ", ".join(lost) if lost else "")
+        result["message"] = "Found %s; starting %s.%s" % ("; ".join(found), workflow, ending)
     return result

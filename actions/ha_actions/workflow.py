@@ -12,7 +12,7 @@ import time
 
 from openstack import exceptions as sdk_exceptions
 
-from ha_actions import guard
+from ha_actions import guard, names
 from ha_actions.connection import OpenStackAction, readable
 
 TERMINAL = ("SUCCESS", "ERROR", "CANCELLED")
@@ -132,14 +132,24 @@ def ended_runs(conn, workflow_name, within_s, now=None):
             for ex in body["executions"]]
 
 
+def pause_of(conn, stack_id):
+    """``{"paused_at", "reason"}`` when the stack is paused, else None (one GET)."""
+    resp = conn.workflow.get("/environments/%s" % names.pause_name(stack_id))
+    if resp.status_code == 404:
+        return None
+    sdk_exceptions.raise_from_response(resp)
+    return _loaded(resp.json().get("variables"))
+
+
 def heal_history(conn, me, stack_refs, slots=None, cooldown=guard.DEFAULT_COOLDOWN,
                  max_heals=guard.DEFAULT_MAX_HEALS, heal_window=guard.DEFAULT_HEAL_WINDOW,
                  force=False):
-    """guard.heal_history on Mistral's record of ``me``'s workflow (``me``: {id, name});
-    nothing is read when ``force`` is set."""
+    """guard.heal_history on Mistral's record of ``me``'s workflow (``me``: {id, name}) and
+    the stack's pause (``stack_refs[0]`` is its id); nothing is read when ``force`` is set."""
     runs = [] if force else ended_runs(conn, me["name"], max(cooldown, heal_window))
+    paused = None if force else pause_of(conn, stack_refs[0])
     return guard.heal_history(me["id"], runs, stack_refs, slots, cooldown, max_heals,
-                              heal_window, force)
+                              heal_window, force, paused=paused)
 
 
 def concurrent_runs(connect, me, running, stack_refs, stale_after=guard.DEFAULT_STALE_AFTER,

@@ -31,9 +31,15 @@ from devcloud_fixtures import DEVCLOUD, MEMBER, REPO, STATE
 TOKEN_PATTERN = re.compile(r"gAAAAA[0-9A-Za-z_=-]{40,}")
 HEALED = "healed"
 FAILED_WITH_REASON = "failed-with-reason"
-# A heal that needed a run the test started: not "healed" (nothing in the real chain
-# starts that run until the reconcile loop exists).
-HEALED_BY_HAND = "healed by a second run started by hand"
+# A heal Mistral lost that the pack's reconcile loop (a cron trigger on the stack, as
+# `openstack ha watch` makes) finished on its own: no run started by the test.
+HEALED_BY_LOOP = "healed by the reconcile loop"
+# A lost run whose stack update Heat finished all the same: the loop's next look found the
+# stack whole and ended the run if it was left RUNNING.
+WHOLE_AFTER_LOSS = "healed by the lost run's update (the loop found it whole)"
+LOOP_STARTED = "Started by ha.v1.reconcile "
+# What a newer run's concurrency guard writes on a run Mistral lost (workflow.py).
+ENDED_AS_LOST = "Mistral lost this execution"
 # The two named ways Mistral loses a run (README, Known limits).
 LOST_RUNNING = "left RUNNING with no task moving"
 LOST_THE_TOKEN = "its retried action lost the caller's token"
@@ -177,6 +183,7 @@ class FaultRun:
         self.injected, self.outcome, self.seconds = "-", None, None
         self.executions, self.stack_ids, self.volume_ids = [], [], []
         self.watcher = None
+        self.loop = None
         self.problems = []
         self._log_offsets = {}
 
@@ -192,6 +199,15 @@ class FaultRun:
     def stacks(self, *stack_ids):
         """Stacks that must not be left *_IN_PROGRESS."""
         self.stack_ids += list(stack_ids)
+
+    def loop_on(self, stack_id, stale_after=90):
+        """Watch the stack with the reconcile loop, as ``openstack ha watch STACK
+        --stale-after`` does (a cron trigger every minute); unwatched when the test ends."""
+        self.loop = "ha-watch-ft-%s" % stack_id
+        resp = self.api._call("post", "/cron_triggers", json={
+            "name": self.loop, "workflow_name": "ha.v1.reconcile", "pattern": "* * * * *",
+            "workflow_input": json.dumps({"stack": stack_id, "stale_after": stale_after})})
+        assert resp.status_code == 201, resp.text
 
     def start(self, workflow, inputs):
         execution_id = self.api.start(workflow, inputs)
@@ -243,29 +259,64 @@ class FaultRun:
             return execution, {}, LOST_RUNNING
         report = (execution["output"] or {}).get("report") or {}
         self.outcome = outcome_of(execution, report)
-        if execution["state"] == "ERROR" and LOST_TOKEN in (execution.get("state_info") or ""):
+        info = execution.get("state_info") or ""
+        if execution["state"] == "ERROR" and ENDED_AS_LOST in info:
+            # Left RUNNING, then ended by the guard of the reconcile loop's heal.
+            self.outcome = "lost by Mistral: %s" % LOST_RUNNING
+            return execution, report, LOST_RUNNING
+        if execution["state"] == "ERROR" and LOST_TOKEN in info:
             self.outcome = "lost by Mistral: %s" % LOST_THE_TOKEN
             return execution, report, LOST_THE_TOKEN
         return execution, report, None
 
-    def second_run_by_hand(self, lost_id, loss, workflow, inputs, stale_after=30):
-        """What an operator (or a re-fired alarm) does after a lost run: start the same
-        operation again (with a short ``stale_after`` when the lost run is still RUNNING).
-        The row's outcome is HEALED_BY_HAND when that run finished the work or found it
-        done, never HEALED; a run left RUNNING must have been ended by it, saying so."""
-        if loss == LOST_RUNNING:
-            time.sleep(stale_after + 2)
-        execution, report = self.finish(self.start(workflow, dict(inputs,
-                                                                  stale_after=stale_after)))
-        self.injected += "; lost by Mistral (%s), a second run started by hand" % loss
-        if self.outcome == HEALED or (execution["state"] == "SUCCESS" and
-                                      report.get("status") in DONE_ALREADY):
-            self.outcome = HEALED_BY_HAND
+    def healed_by_the_loop(self, lost_id, loss, workflow, stack_id, timeout=420):
+        """After a lost run (``loss`` says how; ``lost_id`` None when no run came): wait
+        for the reconcile loop to act on the stack, with no run started by the test: the
+        heal it starts, followed to its end (HEALED_BY_LOOP when it finished the work or
+        found it done), or a look that found the stack whole (WHOLE_AFTER_LOSS: Heat
+        finished the lost run's update). A run left RUNNING must have been ended by the
+        loop, saying so."""
+        after = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() - 1))
+
+        def of_stack(rows):
+            return [r for r in rows if json.loads(r.get("input") or "{}").get("stack")
+                    == stack_id]
+
+        def loop_acted():
+            heals = [r["id"] for r in of_stack(self._created_since("executions",
+                                                                   workflow_name=workflow))
+                     if (r.get("description") or "").startswith(LOOP_STARTED)]
+            if heals:
+                return "heal", heals[0]
+            looks = of_stack(self.api.get("/executions", workflow_name="ha.v1.reconcile",
+                                          created_at="gte:" + after, include_output="true",
+                                          state="SUCCESS", limit=1000)["executions"])
+            whole = [r for r in looks if json.loads(r.get("output") or "{}").get(
+                "report", {}).get("status") == "healthy"]
+            return whole and ("whole", whole[0])
+
+        kind, found = wait_for("the reconcile loop acting on stack %s" % stack_id,
+                               loop_acted, timeout=timeout, interval=2)
+        if kind == "heal":
+            self.executions.append(found)
+            execution, report = self.finish(found)
+            self.injected += "; %s: the loop started %s" % (loss, found)
+            if self.outcome == HEALED or (execution["state"] == "SUCCESS" and
+                                          report.get("status") in DONE_ALREADY):
+                self.outcome = HEALED_BY_LOOP
+        else:
+            execution = found
+            report = json.loads(found["output"])["report"]
+            self.injected += "; %s: the loop's run %s found the stack whole" % (loss,
+                                                                                found["id"])
+            self.outcome = WHOLE_AFTER_LOSS
+            self.seconds = time.time() - self.t0
         if loss == LOST_RUNNING:
             lost = self.api.execution(lost_id)
             assert lost["state"] == "ERROR", lost["state"]
-            assert "Mistral lost this execution" in (lost.get("state_info") or ""), lost
-            assert [s["id"] for s in report.get("stale_executions") or []] == [lost_id]
+            assert ENDED_AS_LOST in (lost.get("state_info") or ""), lost
+            assert "reconcile loop" in lost["state_info"] or \
+                self.executions[-1] in lost["state_info"], lost["state_info"]
         return execution, report
 
     # --- what the harness checks at the end --------------------------------------------
@@ -279,6 +330,8 @@ class FaultRun:
     def __exit__(self, exc_type, exc, tb):
         if self.watcher is not None:
             self.problems += self.watcher.stop()
+        if self.loop is not None:
+            self.api._call("delete", "/cron_triggers/%s" % self.loop)
         try:
             self._settle()
             self.problems += self._end_checks()

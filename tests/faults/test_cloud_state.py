@@ -176,6 +176,7 @@ def short_tokens():
     devcloud_command("up")
 
 
+@pytest.mark.restarts
 def test_the_callers_token_expires_mid_run(fault, conn, admin_conn, stacks, short_tokens):
     group = SlowGroup(conn, admin_conn, stacks, seconds=SLOWER_THAN_A_TOKEN_S)
     short_lived = MistralAPI(openstack.connect(cloud=MEMBER))

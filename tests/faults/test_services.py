@@ -8,10 +8,12 @@ Mistral's API). Services are always running again after the test (conftest).
 import signal
 import time
 
+import pytest
 from faultlib import (
     FAILED_WITH_REASON,
     HEALED,
-    HEALED_BY_HAND,
+    HEALED_BY_LOOP,
+    WHOLE_AFTER_LOSS,
     devcloud_command,
     executor_of,
     purge_queue,
@@ -28,6 +30,8 @@ from groups import (
 )
 from scenarios import FAILOVER, REPLACE, BrokenGroup, Pair
 
+pytestmark = pytest.mark.restarts
+
 MISTRAL_SERVICES = ("mistral", "mistral-api", "mistral-engine", "mistral-engine-2",
                     "mistral-executor", "mistral-executor-2", "mistral-notifier",
                     "mistral-periodic")
@@ -37,20 +41,22 @@ def heal(fault, name, group, task, inject, expect=HEALED, mistral_fault=False, *
     """Start replace_member for the broken member, inject ``inject`` once ``task``
     started, and return the report (the outcome is computed by the harness). A fault in
     Mistral itself may lose the run in one of two known ways (faultlib.FaultRun
-    .finish_or_lost): then a second run is started by hand, as an operator or a re-fired
-    alarm would, and the row says so (HEALED_BY_HAND, not HEALED)."""
+    .finish_or_lost): the stack is watched by the reconcile loop (as `openstack ha watch`
+    does, once the run started), which must then finish the heal on its own
+    (HEALED_BY_LOOP); the test starts no second run."""
     if mistral_fault:
-        expect = (HEALED, HEALED_BY_HAND)
+        expect = (HEALED, HEALED_BY_LOOP, WHOLE_AFTER_LOSS)
     with fault(name, expect) as run:
         run.watch(groups=[group.watched()])
         ex = run.start(REPLACE, group.inputs(**inputs))
+        if mistral_fault:
+            run.loop_on(group.stack_id)
         run.wait_task(ex, task)
         run.inject("after task %s started" % task, inject)
         if mistral_fault:
             execution, report, loss = run.finish_or_lost(ex)
             if loss:
-                execution, report = run.second_run_by_hand(ex, loss, REPLACE,
-                                                           group.inputs(**inputs))
+                execution, report = run.healed_by_the_loop(ex, loss, REPLACE, group.stack_id)
         else:
             execution, report = run.finish(ex)
         if expect != FAILED_WITH_REASON:
@@ -112,11 +118,34 @@ def test_rabbitmq_restarted_during_the_heal(fault, conn, admin_conn, stacks):
     (60 s, configs.py) is above that, so the run heals. Nova's messages lost in the
     restart are the next two tests' faults (a lost build, a lost scheduler answer). A
     longer outage, or a Mistral message lost in the restart, ends as a dead executor's
-    does (README, Known limits): the run fails saying so and the next run finds the heal
-    done or finishes it."""
+    does (README, Known limits): the run fails saying so and the reconcile loop finds
+    the heal done or finishes it."""
     group = BrokenGroup(conn, admin_conn, stacks)
     heal(fault, "RabbitMQ restarted during the heal", group, "wait", restart("rabbitmq"),
          mistral_fault=True)
+
+
+def test_the_alarm_never_arrives(fault, conn, admin_conn, stacks):
+    """examples/asg_with_alarm.yaml as deployed (its alarm and its reconcile loop, every
+    minute): Aodh's notifier is stopped when a member's server goes to ERROR, and the
+    notification it would have sent is dropped (its queue purged) before it starts
+    again. No alarm run comes; the example's own loop replaces the member."""
+    group = BrokenGroup(conn, admin_conn, stacks, size=2, template="asg_with_alarm",
+                        break_one=False)
+    with fault("the alarm never arrives (aodh-notifier stopped, its message dropped)",
+               HEALED_BY_LOOP) as run:
+        run.watch(groups=[group.watched()])
+        run.stacks(group.stack_id)
+        devcloud_command("stop", "aodh-notifier")
+        try:
+            run.inject("the server put in ERROR with aodh-notifier stopped", lambda:
+                       admin_conn.compute.reset_server_state(group.server, "error"))
+            execution, report = run.healed_by_the_loop(None, "no alarm run came", REPLACE,
+                                                       group.stack_id)
+        finally:
+            purge_queue("alarming.sample")
+            devcloud_command("start", "aodh-notifier")
+        group.assert_healed(report)
 
 
 def servers_in(group, status):
@@ -212,8 +241,8 @@ def test_the_executor_running_a_pack_action_killed(fault, conn, admin_conn, stac
     executor; that executor, the one whose log says it started the action Mistral lists
     as RUNNING, is killed. Mistral's heartbeat checker fails the lost try after 70 s and
     the task's retry runs it again; that retry may get no caller's token (README, Known
-    limits): the execution then fails saying so, and the next run (a re-fired alarm)
-    finishes the heal. Either way exactly the broken member is replaced."""
+    limits): the execution then fails saying so, and the reconcile loop finishes the
+    heal. Either way exactly the broken member is replaced."""
     group = BrokenGroup(conn, admin_conn, stacks)
     killed = []
 
@@ -285,16 +314,17 @@ def test_one_mistral_engine_killed_during_failover(fault, conn, stacks, scaled_m
     pair = Pair(conn, stacks)
     try:
         with fault("one Mistral engine killed (SIGKILL) during a failover",
-                   (HEALED, HEALED_BY_HAND)) as run:
+                   (HEALED, HEALED_BY_LOOP, WHOLE_AFTER_LOSS)) as run:
             run.watch(volumes=pair.volume_ids)
             run.stacks(pair.stack_id)
             ex = run.start(FAILOVER, pair.inputs())
+            run.loop_on(pair.stack_id)
             run.wait_task(ex, "detach")
             run.inject("after task detach started",
                        lambda: devcloud_command("kill", "mistral-engine-2"))
             execution, report, loss = run.finish_or_lost(ex)
             if loss:
-                execution, report = run.second_run_by_hand(ex, loss, FAILOVER, pair.inputs())
+                execution, report = run.healed_by_the_loop(ex, loss, FAILOVER, pair.stack_id)
             pair.assert_failed_over(report)
     finally:
         devcloud_command("start", "mistral-engine-2")

@@ -126,3 +126,47 @@ def test_bad_watch_requests_fail_clearly_and_change_nothing(osc, mistral, stacks
     assert execution["State"] == "ERROR"
     assert "ft-no-such-stack" in execution["State info"], execution["State info"]
     assert output["report"]["status"] == "failed"
+
+
+@pytest.mark.alone  # its alarm fires for any server of the project that goes to ERROR
+def test_a_paused_stack_is_left_alone_by_the_alarm_and_the_loop_until_resumed(
+        conn, admin_conn, osc, mistral_api, stacks, pack_workflows):
+    template, files = example("asg_with_alarm.yaml", "member_server.yaml")
+    body = stacks.create(template, parameters={"size": 2}, files=files)  # alarm and loop
+    row = osc.json("ha", "pause", body["stack_name"], "--reason", "kernel upgrade")
+    assert row["stack"] == body["stack_name"] and row["reason"] == "kernel upgrade"
+    proc = osc.run("ha", "pause", body["stack_name"])
+    assert proc.returncode == 1 and "is paused already" in proc.stderr, proc.stderr
+
+    before = members(conn, body["id"])
+    victim = sorted(before)[0]
+    since = mistral_now()
+    admin_conn.compute.reset_server_state(before[victim]["servers"][0], "error")
+
+    # The alarm's run ends 'paused' (the called workflow's status), changing nothing.
+    def alarm_run():
+        rows = mistral_api.get("/executions", workflow_name="ha.v1.on_alarm", limit=1000,
+                               created_at="gte:" + since)["executions"]
+        return [r for r in rows if json.loads(r["input"]).get("stack") == body["id"]]
+    deadline = time.time() + 120
+    while not alarm_run() and time.time() < deadline:
+        time.sleep(1)
+    assert alarm_run(), "the alarm started no run within 120 s"
+    alarm = mistral_api.wait_ended(alarm_run()[0]["id"])
+    assert alarm["state"] == "SUCCESS", alarm.get("state_info")
+    assert alarm["output"]["report"]["status"] == "paused", alarm["output"]["report"]
+    assert "kernel upgrade" in alarm["output"]["report"]["result"]["message"]
+
+    # The loop looks, says what it found, and starts nothing.
+    paused = wait_for_loop(mistral_api, body["id"], since, "paused")["report"]
+    assert paused["found"] == ["group: %s failed" % victim] and paused["started"] is None
+    assert changed(before, members(conn, body["id"])) == []
+
+    # Resumed, the loop heals what broke meanwhile.
+    osc.ok("ha", "resume", body["stack_name"])
+    proc = osc.run("ha", "resume", body["stack_name"])
+    assert proc.returncode == 1 and "is not paused" in proc.stderr, proc.stderr
+    since = mistral_now()
+    run = wait_for_loop(mistral_api, body["id"], since, "started")
+    assert the_heal(mistral_api, run, "ha.v1.replace_member")["status"] == "replaced"
+    assert changed(before, members(conn, body["id"])) == [victim]

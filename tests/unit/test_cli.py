@@ -212,3 +212,14 @@ def test_member_replace_passes_its_options_and_nothing_unset():
                                         "--timeout", "60"]) == [
         ("ha.v1.replace_member", {"stack": "ha-demo", "strategy": "specific",
                                   "member": "m-1", "force": True, "timeout": 60})]
+
+
+def test_watch_every_is_whole_minutes_and_reads_back():
+    from ha_actions.cli import watch
+    for every, pattern in ((60, "* * * * *"), (300, "*/5 * * * *"), (3600, "0 * * * *")):
+        assert watch.pattern_for(every) == pattern
+        assert watch.every_of(pattern) == every
+    for bad in (0, 30, 90, 3660):
+        with pytest.raises(exceptions.CommandError, match="whole minutes between 60 and 3600"):
+            watch.pattern_for(bad)
+    assert watch.every_of("0 8 * * *") is None

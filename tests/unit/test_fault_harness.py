@@ -41,12 +41,39 @@ def test_each_end_is_counted_as_what_mistral_recorded():
     assert kind(ended("ERROR", "x"), {}, quiet) == "other"
 
 
-def test_a_second_run_by_hand_is_not_healed():
-    assert faultlib.HEALED_BY_HAND != faultlib.HEALED
+def test_only_the_reconcile_loops_own_heal_makes_a_row_healed_by_the_loop():
+    assert faultlib.HEALED_BY_LOOP != faultlib.HEALED
     assert faultlib.outcome_of(ended("SUCCESS"), {"status": "replaced"}) == faultlib.HEALED
     assert faultlib.outcome_of(ended("SUCCESS"), {"status": "already_healed"}) == \
         "already_healed"
     assert faultlib.outcome_of(ended("ERROR", "x"), {}) == "error-without-reason"
+
+    class Mistral:
+        """Mistral's record: a run started by hand (no loop description), another stack's
+        loop heal, and the loop's heal of this stack, which ended the lost run."""
+        executions_listed = [
+            {"id": "by-hand", "description": "", "input": '{"stack": "s-1"}'},
+            {"id": "other", "description": faultlib.LOOP_STARTED + "l-0: x",
+             "input": '{"stack": "s-2"}'},
+            {"id": "heal", "description": faultlib.LOOP_STARTED + "l-1: group: a failed",
+             "input": '{"stack": "s-1"}'}]
+
+        def get(self, url, **params):
+            return {"executions": self.executions_listed}
+
+        def wait(self, execution_id, timeout):
+            assert execution_id == "heal"
+            return {"state": "SUCCESS"}, {"report": {"status": "replaced"}}
+
+        def execution(self, execution_id):
+            return {"state": "ERROR", "state_info": "Ended by heal after no progress for "
+                    "95 s: %s (an engine died under it)" % faultlib.ENDED_AS_LOST}
+
+    run = faultlib.FaultRun(Mistral(), None, "engine killed", faultlib.HEALED, [])
+    execution, report = run.healed_by_the_loop("lost", faultlib.LOST_RUNNING,
+                                               "ha.v1.replace_member", "s-1")
+    assert run.outcome == faultlib.HEALED_BY_LOOP and run.executions == ["heal"]
+    assert "the loop started heal" in run.injected
 
 
 def test_faults_and_load_are_two_tables():
@@ -59,7 +86,7 @@ def test_faults_and_load_are_two_tables():
          "expected": "held", "outcome": "held", "seconds": 30.0, "invariants": "held",
          "ok": True},
         {"kind": "fault", "fault": "engine killed", "injected": "after mark",
-         "expected": "healed or healed by a second run started by hand",
+         "expected": "healed or healed by the reconcile loop",
          "outcome": "lost by Mistral: left RUNNING with no task moving", "seconds": None,
          "invariants": "held", "ok": False},
     ]

@@ -184,8 +184,22 @@ def test_flapping_wins_over_the_cooldown_and_force_bypasses_both():
     assert history(runs, max_heals=3, cooldown=60)["status"] == "flapping"
     forced = history(runs, max_heals=3, cooldown=60, force=True)
     assert forced["status"] == "ok"
-    assert forced["message"] == ("force: true: the cooldown and the flapping limit were not "
-                                 "applied.")
+    assert forced["message"] == ("force: true: the pause, the cooldown and the flapping "
+                                 "limit were not applied.")
+
+
+def test_a_paused_stack_holds_every_run_back_unless_force():
+    pause = {"paused_at": "2026-12-03 08:00:00", "reason": None}
+    got = history([], paused=pause)
+    assert got["status"] == "paused"
+    assert got["message"] == (
+        "Paused, nothing changed: stack %s was paused at 2026-12-03 08:00:00 UTC (openstack "
+        "ha pause). Resume it with 'openstack ha resume %s', or run again with force: "
+        "true." % (REFS[-1], REFS[-1]))
+    # The pause comes before the flapping limit; force applies none of them.
+    runs = [ended(x, "2026-12-03 08:59:%02d" % i, ["m-1"]) for i, x in enumerate("abc")]
+    assert history(runs, max_heals=3, paused=pause)["status"] == "paused"
+    assert history(runs, max_heals=3, paused=pause, force=True)["status"] == "ok"
 
 
 def test_failovers_count_for_the_stack_as_a_whole():

@@ -9,8 +9,9 @@ from ha_actions import block_storage, loop, workflow
 STACK = {"id": "s-1", "name": "app", "status": "UPDATE_COMPLETE"}
 
 
-def seen(groups=(), pair=None, runs=()):
-    return {"stack": STACK, "groups": list(groups), "pair": pair, "runs": list(runs)}
+def seen(groups=(), pair=None, runs=(), paused=None):
+    return {"stack": STACK, "groups": list(groups), "pair": pair, "runs": list(runs),
+            "paused": paused}
 
 
 FAILED = {"name": "group", "failed_server_ids": ["sb"], "members": [
@@ -42,6 +43,30 @@ def test_a_failed_member_starts_one_heal_and_the_report_names_its_execution(monk
     assert report["started"] == {"workflow": "ha.v1.replace_member", "execution_id": "heal-1"}
     assert report["message"].endswith("Execution heal-1.")
     assert report["looked_at"] == {"groups": {"group": 2}, "pair": None, "running": []}
+
+
+def test_lost_runs_are_ended_first_saying_who_ended_them(monkeypatch, started):
+    ended = []
+    monkeypatch.setattr(workflow, "end_lost_execution",
+                        lambda conn, ex_id, by, quiet: ended.append((ex_id, by, quiet)))
+    runs = [{"id": "lost-1", "workflow": "ha.v1.replace_member",
+             "created_at": "2026-12-01 09:00:00", "last_progress": "2026-12-01 09:01:00"}]
+    monkeypatch.setattr(loop, "look", lambda *a, **k: seen(groups=[FAILED], runs=runs))
+    report = loop.reconcile_stack(None, "app", me="loop-1")
+    assert ended == [("lost-1", "the reconcile loop's run loop-1", ended[0][2])]
+    assert ended[0][2] > 120 and report["status"] == "started"
+
+
+def test_a_paused_stack_is_looked_at_and_left_alone(monkeypatch, started):
+    pause = {"paused_at": "2026-12-06 10:00:00", "reason": "kernel upgrade"}
+    monkeypatch.setattr(loop, "look", lambda *a, **k: seen(groups=[FAILED], paused=pause))
+    report = loop.reconcile_stack(None, "app", me="loop-1")
+    assert started == [] and report["status"] == "paused" and report["started"] is None
+    assert report["found"] == ["group: b failed"]
+    assert report["message"] == (
+        "Paused, nothing changed: stack app was paused at 2026-12-06 10:00:00 UTC (kernel "
+        "upgrade) (openstack ha pause). Resume it with 'openstack ha resume app', or run "
+        "again with force: true. Found: group: b failed.")
 
 
 def test_a_healthy_stack_starts_nothing(monkeypatch, started):

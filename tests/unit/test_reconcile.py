@@ -72,7 +72,20 @@ def test_a_run_without_progress_for_stale_after_is_lost_and_the_heal_starts():
              "last_progress": ago(121)}]
     got = decide(groups=[broken], runs=runs)
     assert got["status"] == "start" and got["start"]["input"]["stale_after"] == 120
-    assert "its guard ends the lost run(s) ex-1" in got["message"]
+    assert got["lost"] == [{"id": "ex-1", "quiet_s": 121}]
+    assert got["message"].endswith("The lost run(s) ex-1 are ended first (no progress for "
+                                   "121 s).")
+
+
+def test_a_lost_run_whose_work_heat_finished_is_ended_with_nothing_started():
+    runs = [{"id": "ex-1", "workflow": "ha.v1.replace_member", "created_at": ago(900),
+             "last_progress": ago(300)}]
+    got = decide(groups=[HEALTHY], runs=runs)
+    assert got["status"] == "healthy" and got["start"] is None
+    assert got["lost"] == [{"id": "ex-1", "quiet_s": 300}]
+    # A paused stack is left as it is, lost runs too.
+    paused = decide(groups=[HEALTHY], runs=runs, paused={"paused_at": "x"})
+    assert paused["status"] == "paused" and paused["lost"] == []
 
 
 def test_a_run_without_any_task_counts_from_its_creation():

@@ -98,6 +98,26 @@ class Client:
         self._request("DELETE", "/cron_triggers/%s" % name, "delete cron trigger %s" % name,
                       ok=(200, 204))
 
+    # -- environments (a stack's pause) -------------------------------------------
+
+    def environment(self, name):
+        """The environment ``name`` (variables loaded), or None when there is none."""
+        resp = self._request("GET", "/environments/%s" % name, "show environment %s" % name,
+                             ok=(200, 404))
+        if resp.status_code == 404:
+            return None
+        env = resp.json()
+        return dict(env, variables=_loaded(env.get("variables")))
+
+    def create_environment(self, name, variables, description):
+        self._request("POST", "/environments", "create environment %s" % name, ok=(200, 201),
+                      json={"name": name, "variables": json.dumps(variables),
+                            "description": description, "scope": "private"})
+
+    def delete_environment(self, name):
+        self._request("DELETE", "/environments/%s" % name, "delete environment %s" % name,
+                      ok=(200, 204))
+
     # -- executions ---------------------------------------------------------------
 
     def start(self, workflow, inputs, description=""):

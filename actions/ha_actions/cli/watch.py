@@ -1,8 +1,14 @@
 """``openstack ha watch`` / ``unwatch``: the reconcile loop of a stack as a Mistral cron
-trigger that runs ha.v1.reconcile (the trigger's trust runs it, no caller needed)."""
+trigger that runs ha.v1.reconcile (the trigger's trust runs it, no caller needed);
+``openstack ha pause`` / ``resume``: a Mistral environment named for the stack that every
+run of the pack reads (the alarm's, the loop's, an operator's) and ends ``paused``."""
+
+import time
 
 from osc_lib import exceptions
 from osc_lib.command import command
+
+from ha_actions.names import pause_name, watch_name
 
 RECONCILE = "ha.v1.reconcile"
 COLUMNS = ("name", "stack", "every_s", "pattern", "stale_after", "next_execution_time")
@@ -57,7 +63,7 @@ def watching(client, stack):
     """The project's reconcile triggers for ``stack`` (``{"id", "name"}``)."""
     return [t for t in client.cron_triggers(RECONCILE)
             if t["workflow_input"].get("stack") in (stack["id"], stack["name"])
-            or t["name"] == "ha-watch-%s" % stack["name"]]
+            or t["name"] == watch_name(stack["name"])]
 
 
 class Watch(command.ShowOne):
@@ -86,7 +92,7 @@ class Watch(command.ShowOne):
             inputs["stale_after"] = parsed_args.stale_after
         for old in watching(client, stack):
             client.delete_cron_trigger(old["name"])
-        trigger = client.create_cron_trigger("ha-watch-%s" % stack["name"], RECONCILE, inputs,
+        trigger = client.create_cron_trigger(watch_name(stack["name"]), RECONCILE, inputs,
                                              pattern)
         return COLUMNS, trigger_row(trigger)
 
@@ -120,3 +126,46 @@ class WatchList(command.Lister):
     def take_action(self, parsed_args):
         client = self.app.client_manager.ha
         return COLUMNS, [trigger_row(t) for t in client.cron_triggers(RECONCILE)]
+
+
+class Pause(command.ShowOne):
+    """Pause healing a stack for maintenance: every run of the pack for it (alarm, loop,
+    by hand without force) ends 'paused' and changes nothing, until openstack ha resume."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument("stack", metavar="<stack>", help="stack name or id")
+        parser.add_argument("--reason", help="why (shown in every paused run's message)")
+        return parser
+
+    def take_action(self, parsed_args):
+        client = self.app.client_manager.ha
+        stack = find_stack(self.app, parsed_args.stack)
+        name = pause_name(stack["id"])
+        pause = client.environment(name)
+        if pause is not None:
+            raise exceptions.CommandError("Stack %s is paused already (since %s UTC). Nothing "
+                                          "was changed." % (stack["name"],
+                                                            pause["variables"].get("paused_at")))
+        pause = {"stack": stack["name"], "reason": parsed_args.reason,
+                 "paused_at": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())}
+        client.create_environment(name, pause, "openstack ha pause %s" % stack["name"])
+        return ("stack", "paused_at", "reason"), (stack["name"], pause["paused_at"],
+                                                  pause["reason"])
+
+
+class Resume(command.Command):
+    """Resume healing a paused stack (the loop heals what broke meanwhile)."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument("stack", metavar="<stack>", help="stack name or id")
+        return parser
+
+    def take_action(self, parsed_args):
+        client = self.app.client_manager.ha
+        stack = find_stack(self.app, parsed_args.stack)
+        if client.environment(pause_name(stack["id"])) is None:
+            raise exceptions.CommandError("Stack %s is not paused. Nothing was changed."
+                                          % stack["name"])
+        client.delete_environment(pause_name(stack["id"]))
