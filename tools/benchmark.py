@@ -12,6 +12,9 @@ failover  raw: stop the active server, poll SHUTOFF, detach its volume, poll ava
           attach it to the standby, poll in-use, PATCH the 'active' parameter, poll
           UPDATE_COMPLETE. ha: one ha.v1.failover_volume execution. examples/failover_pair.yaml.
 parallel  --parallel groups of 3 failing at once, against one group alone (replace).
+loop      ha.v1.reconcile on healthy stacks (groups of --sizes, a pair): seconds per look
+          (start to SUCCESS, polled every 0.25 s) and the API calls its report counts;
+          every look must end 'healthy' and start nothing.
 alarm     ha.v1.on_alarm from a real Aodh event alarm (examples/asg_with_alarm.yaml, the
           server put in ERROR): alarm to execution start, to healed, to reported.
 
@@ -166,6 +169,27 @@ def parallel_case(bench, count, rounds):
     return rows
 
 
+def loop_case(bench, sizes, rounds):
+    """``rounds`` looks of the reconcile loop at each healthy stack: [(stack, rows)]."""
+    bodies = [bench.create(bc.create_groups, ["bench-loop-%d" % size], size)[0]
+              for size in sizes] + [bench.create(bc.create_pair, "bench-loop-pair")]
+    results = []
+    for body, what in zip(bodies, ["group of %d" % s for s in sizes] + ["pair"]):
+        rows = []
+        for _ in range(rounds):
+            got = bc.run_execution(bench.mistral, "ha.v1.reconcile", {"stack": body["id"]})
+            report = (got.get("output") or {})
+            report = (json.loads(report) if isinstance(report, str) else report).get("report")
+            assert got.get("state") == "SUCCESS" and report["status"] == "healthy", got
+            rows.append({"seconds": got["reported_at"] - got["started_at"],
+                         "calls": report["api_calls"]})
+        print("benchmark: loop on a healthy %s: %.2f s, %d calls" % (
+            what, median(rows, "seconds"), median(rows, "calls")), flush=True)
+        results.append((what, rows))
+    bench.cleanup()
+    return results
+
+
 def alarm_case(bench, rounds):
     """Real Aodh: put a member's server in ERROR; in the admin project, so that neither
     the functional tests' project-wide alarms (demo) nor their on_alarm counts see it."""
@@ -245,7 +269,7 @@ def machine():
         os.cpu_count(), rev)
 
 
-def report(results, alarm, args):
+def report(results, alarm, args, loop=()):
     lines = ["tools/benchmark %s" % " ".join(args.argv), machine(),
              "seconds, median of the rounds (n); calls: API requests per heal"]
     if results:
@@ -257,6 +281,11 @@ def report(results, alarm, args):
             lines.append("%s / one alone: raw %.2f, ha healed %.2f, ha reported %.2f" % (
                 case, *(median(rows[a], k) / median(alone[a], k) for a, k in (
                     ("raw", "healed_s"), ("ha", "healed_s"), ("ha", "reported_s")))))
+    if loop:
+        lines += ["", "ha.v1.reconcile on a healthy stack (start to SUCCESS; API calls the "
+                  "look made, Mistral's included), median of %d looks:" % args.rounds]
+        lines += ["  %-12s %5.2f s %4d calls" % (what, median(rows, "seconds"),
+                                                median(rows, "calls")) for what, rows in loop]
     if alarm:
         lines += ["", "on_alarm, real Aodh event alarm (server to ERROR), n=%d: alarm to "
                   "execution start %.1f s, to healed %.1f s, to reported %.1f s" % (
@@ -274,7 +303,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--sizes", default="3,10,30", help="replace_member group sizes")
     parser.add_argument("--parallel", type=int, default=10, help="groups failing at once")
-    parser.add_argument("--cases", default="replace,failover,parallel,alarm")
+    parser.add_argument("--cases", default="replace,failover,parallel,loop,alarm")
     parser.add_argument("--ha-input", default="{}", help="JSON: more inputs for the pack")
     parser.add_argument("--results", default=os.path.join(bc.REPO, "doc", "benchmarks",
                                                           "results.txt"))
@@ -282,7 +311,7 @@ def main():
     args.argv = sys.argv[1:]
     chosen = args.cases.split(",")
     bench = Bench(json.loads(args.ha_input))
-    results, alarm = [], []
+    results, alarm, loop = [], [], []
     cases = [("replace_member size %d" % size, replace_case, (size,))
              for size in (int(s) for s in args.sizes.split(",")) if "replace" in chosen]
     if "failover" in chosen:
@@ -297,12 +326,14 @@ def main():
             except (Exception, SystemExit) as exc:  # noqa: BLE001 - the other cases still run
                 print("benchmark: %s failed: %s" % (name, exc), flush=True)
                 bench.cleanup()
+        if "loop" in chosen:
+            loop = loop_case(bench, [int(s) for s in args.sizes.split(",")], args.rounds)
         if "alarm" in chosen:
             alarm = alarm_case(bench, args.rounds)
     finally:
         bench.cleanup()
         bench.admin.identity.delete_user(bench.admin.identity.find_user(bc.CALLER))
-    report(results, alarm, args)
+    report(results, alarm, args, loop)
 
 
 if __name__ == "__main__":

@@ -46,9 +46,22 @@ def looked_at(seen):
             "running": [{"id": r["id"], "workflow": r["workflow"]} for r in seen["runs"]]}
 
 
+def counted(conn):
+    """Count the HTTP requests made through ``conn`` from now on (the report's
+    ``api_calls``: what a look costs the cloud); returns the list that grows by one each."""
+    calls, request = [], conn.session.request
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return request(*args, **kwargs)
+    conn.session.request = counting
+    return calls
+
+
 def reconcile_stack(conn, stack, me, stale_after=reconcile.DEFAULT_STALE_AFTER, options=None,
                     now=None):
     """Look at ``stack``, decide, start what the decision names; the run's report."""
+    calls = counted(conn) if conn is not None else []
     seen = look(conn, stack, stale_after, now)
     decision = reconcile.decide(seen["stack"], seen["groups"], seen["pair"], seen["runs"],
                                 stale_after, options, now, paused=seen["paused"])
@@ -64,6 +77,7 @@ def reconcile_stack(conn, stack, me, stale_after=reconcile.DEFAULT_STALE_AFTER, 
         report.update(status="started", started={"workflow": start["workflow"],
                                                  "execution_id": execution_id})
         report["message"] += " Execution %s." % execution_id
+    report["api_calls"] = len(calls)
     return report
 
 

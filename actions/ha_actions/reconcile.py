@@ -19,8 +19,9 @@ The caller reads the cloud and hands over plain dicts::
             [{"id", "workflow", "created_at", "last_progress"}]
 
 and gets ``{"stack", "status", "found": [what is wrong, in words], "start": {"workflow",
-"input"} or None, "lost": [{"id", "quiet_s"}: the runs to end first], "message"}``; status: ``paused``, ``healthy``, ``left_to_heat`` (the stack is
-in progress), ``left_to_run`` (a live run works on it) or ``start``. At most one
+"input"} or None, "lost": [{"id", "quiet_s"}: the runs to end first], "message"}``;
+status: ``paused``, ``healthy``, ``left_to_heat`` (the stack is in progress),
+``left_to_run`` (a live run works on it) or ``start``. At most one
 operation per stack and look (the guard is per stack, so a second would only be
 skipped). A stack Heat is working on is left to Heat for this look.
 """

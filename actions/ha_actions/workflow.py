@@ -24,6 +24,24 @@ def _get(conn, url, **params):
     return resp.json()
 
 
+PAGE = 500
+MAX_PAGES = 20
+
+
+def _newest_first(conn, url, key, **params):
+    """Every item of a Mistral listing, newest change first, a page at a time (at most
+    MAX_PAGES pages): the newest are never the ones cut off."""
+    params = dict(params, limit=PAGE, sort_keys="updated_at,id", sort_dirs="desc,desc")
+    items = []
+    for _ in range(MAX_PAGES):
+        page = _get(conn, url, **params)[key]
+        items += page
+        if len(page) < PAGE:
+            break
+        params["marker"] = page[-1]["id"]
+    return items
+
+
 def workflow_exists(conn, name):
     """Mistral knows a workflow of this name (the caller's project's or public)."""
     resp = conn.workflow.get("/workflows/%s" % name)
@@ -121,15 +139,17 @@ def seen_by_younger(conn, me_id, younger_ids, timeout=CONFIRM_S, interval=CONFIR
 
 def ended_runs(conn, workflow_name, within_s, now=None):
     """The executions of ``workflow_name`` that ended (SUCCESS or ERROR) in the last
-    ``within_s`` seconds, with their reports, in guard.heal_history's shape."""
+    ``within_s`` seconds, with their reports, in guard.heal_history's shape: all of them,
+    paged, newest first (other stacks' runs never crowd this stack's newest out)."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
     since = (now - datetime.timedelta(seconds=within_s)).strftime("%Y-%m-%d %H:%M:%S")
-    body = _get(conn, "/executions", workflow_name=workflow_name, include_output="true",
-                updated_at="gte:" + since, state="in:SUCCESS,ERROR", limit=1000)
+    found = _newest_first(conn, "/executions", "executions", workflow_name=workflow_name,
+                          include_output="true", updated_at="gte:" + since,
+                          state="in:SUCCESS,ERROR")
     return [{"id": ex["id"], "state": ex["state"], "updated_at": ex["updated_at"],
              "stack": _loaded(ex.get("input")).get("stack"),
              "report": _loaded(ex.get("output")).get("report")}
-            for ex in body["executions"]]
+            for ex in found]
 
 
 def pause_of(conn, stack_id):
@@ -207,10 +227,9 @@ def stack_runs(conn, workflows, stack_refs, stale_after, now=None):
     ``stack_refs``), in reconcile.decide's shape; each one older than ``stale_after`` s
     with its ``last_progress`` read (the younger ones need no more reads)."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
-    body = _get(conn, "/executions", state="RUNNING", workflow_name="in:" + ",".join(workflows),
-                limit=1000)
     runs = []
-    for ex in body["executions"]:
+    for ex in _newest_first(conn, "/executions", "executions", state="RUNNING",
+                            workflow_name="in:" + ",".join(workflows)):
         if _loaded(ex.get("input")).get("stack") not in stack_refs:
             continue
         run = {"id": ex["id"], "workflow": ex["workflow_name"], "created_at": ex["created_at"]}

@@ -93,3 +93,18 @@ def test_the_pair_view_is_none_for_a_stack_that_is_no_pair(monkeypatch):
     assert block_storage.pair_view(None, {"parameters": {}}) is None
     monkeypatch.setattr(block_storage, "pair_resources", lambda conn, root: (servers[:1], ["v1"]))
     assert block_storage.pair_view(None, root) is None
+
+
+def test_the_report_counts_the_api_calls_the_look_made():
+    class Session:
+        def request(self, url, method, **kwargs):
+            return "%s %s" % (method, url)
+
+    class Conn:
+        session = Session()
+
+    conn = Conn()
+    calls = loop.counted(conn)
+    assert conn.session.request("/stacks/x", "GET") == "GET /stacks/x"
+    conn.session.request("/servers/y", "GET")
+    assert len(calls) == 2

@@ -177,6 +177,27 @@ def test_heal_history_reads_the_ended_runs_of_the_workflow_with_their_reports():
     assert query["updated_at"] == ["gte:2026-12-03 08:00:00"]
     assert query["state"] == ["in:success,error"]  # requests_mock lower-cases the query
     assert query["include_output"] == ["true"]
+    assert query["sort_keys"] == ["updated_at,id"] and query["sort_dirs"] == ["desc,desc"]
+
+
+def test_ended_runs_are_read_page_by_page_newest_first(monkeypatch):
+    """More ended runs in the window than one page holds: the next pages are read after
+    the last one seen, so the newest heal of the stack is never cut off."""
+    monkeypatch.setattr(wf, "PAGE", 2)
+    now = datetime.datetime(2026, 12, 3, 9, 0, 0, tzinfo=datetime.timezone.utc)
+
+    def run(ex_id, stack):
+        return {"id": ex_id, "state": "SUCCESS", "updated_at": "2026-12-03 08:59:00",
+                "input": json.dumps({"stack": stack}), "output": "{}"}
+    with requests_mock.Mocker() as mocker:
+        mocker.get("%s/executions" % MISTRAL, [
+            {"json": {"executions": [run("a", "x"), run("b", "x")]}},
+            {"json": {"executions": [run("c", "x"), run("d", "pair")]}},
+            {"json": {"executions": [run("e", "pair")]}}])
+        runs = wf.ended_runs(make_connection(), "ha.v1.replace_member", 3600, now=now)
+        markers = [r.qs.get("marker") for r in mocker.request_history]
+    assert [r["id"] for r in runs] == ["a", "b", "c", "d", "e"]
+    assert markers == [None, ["b"], ["d"]]
 
 
 def test_forced_heal_history_reads_nothing():
