@@ -55,7 +55,7 @@ def _before(run, me):
     return ran < mine or (ran == mine and run["id"] < me["id"])
 
 
-def _check_stale_after(stale_after):
+def check_stale_after(stale_after):
     if not isinstance(stale_after, (int, float)) or isinstance(stale_after, bool) \
             or stale_after <= 0:
         raise GuardError("stale_after must be a number of seconds > 0, not %r." % (stale_after,))
@@ -104,7 +104,7 @@ def _age(value, now):
 
 def needs_progress(me, running, stack_refs, stale_after=DEFAULT_STALE_AFTER, now=None):
     """Ids of the blocking runs old enough to be stale: only theirs is worth reading."""
-    _check_stale_after(stale_after)
+    check_stale_after(stale_after)
     now = _now(now)
     return [run["id"] for run in _rivals(me, running, stack_refs)
             if _age(run["created_at"], now) > stale_after]
@@ -123,7 +123,7 @@ def concurrent_runs(me, running, stack_refs, stale_after=DEFAULT_STALE_AFTER, no
     [ids that went on without seeing me], "blocking": older + younger, "stale": [{"id",
     "created_at", "quiet_s"}], "message": str}``.
     """
-    _check_stale_after(stale_after)
+    check_stale_after(stale_after)
     now = _now(now)
     progress = progress or {}
     older, stale = [], []

@@ -29,10 +29,13 @@ def look(conn, stack, stale_after, now=None):
             groups.append({"name": res["resource_name"], "members": members,
                            "failed_server_ids": compute.server_statuses(conn,
                                                                         server_ids)["failed"]})
+    pair = block_storage.pair_view(conn, root)
+    reconcile.check_watchable(summary["name"], groups, pair, then=(
+        " Remove its watch: openstack ha unwatch %s." % summary["name"]))
     refs = [summary["id"], summary["name"], summary["ref"], stack]
     return {"stack": {"id": summary["id"], "name": summary["name"], "status": summary["status"]},
             "groups": groups,
-            "pair": block_storage.pair_view(conn, root),
+            "pair": pair,
             "runs": workflow.stack_runs(conn, HEALS, refs, stale_after, now),
             "paused": workflow.pause_of(conn, summary["id"])}
 

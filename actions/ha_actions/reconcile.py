@@ -74,12 +74,27 @@ def pair_finding(pair):
     return None
 
 
+class NothingToWatch(guard.GuardError):
+    """The stack has nothing the loop looks after."""
+
+
+def check_watchable(stack_name, groups, pair, then=""):
+    """NothingToWatch unless the stack has a group or a failover pair; ``then``: what the
+    message tells the operator to do."""
+    if not groups and not pair:
+        raise NothingToWatch(
+            "Stack %s has no group (OS::Heat::AutoScalingGroup, ResourceGroup) and no "
+            "failover pair (an 'active' parameter naming one of two servers with volumes): "
+            "nothing for the reconcile loop to look after.%s" % (stack_name, then))
+
+
 def decide(stack, groups=(), pair=None, runs=(), stale_after=DEFAULT_STALE_AFTER,
            options=None, now=None, paused=None):
     """What to start for ``stack`` now, if anything (see the module docstring).
     ``options``: extra inputs handed to the workflow started (cooldown, max_heals...).
     ``paused``: the stack's pause ({"paused_at", "reason"}; openstack ha pause) or None:
     a paused stack is looked at and left alone."""
+    guard.check_stale_after(stale_after)
     now = now or datetime.datetime.now(datetime.timezone.utc)
     live = live_runs(runs, stale_after, now)
     lost = [{"id": run["id"], "quiet_s": int(quiet_s(run, now))} for run in runs

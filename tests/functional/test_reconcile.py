@@ -121,11 +121,27 @@ def test_bad_watch_requests_fail_clearly_and_change_nothing(osc, mistral, stacks
     assert proc.returncode == 1 and "is not watched" in proc.stderr, proc.stderr
     assert body["id"] not in [r["stack"] for r in osc.json("ha", "watch", "list")]
 
-    # A look at a stack that is gone (the cron trigger of a deleted stack) fails clearly.
+    # A stack with no group and no pair: nothing to watch, nothing created; a look at it
+    # fails saying so.
+    plain = stacks.create("heat_template_version: 2018-08-31\nresources:\n  nothing:\n"
+                          "    type: OS::Heat::None\n")
+    proc = osc.run("ha", "watch", plain["stack_name"])
+    assert proc.returncode == 1, proc.stderr
+    assert "has no group" in proc.stderr and "Nothing was changed." in proc.stderr
+    assert plain["id"] not in [r["stack"] for r in osc.json("ha", "watch", "list")]
+    execution, output = mistral.execute(RECONCILE, {"stack": plain["id"]})
+    assert execution["State"] == "ERROR" and "nothing for the reconcile loop to look after" \
+        in execution["State info"], execution["State info"]
+
+    # A look at a stack that is gone (the cron trigger of a deleted stack) fails clearly,
+    # and so does a stale_after that is no number of seconds.
     execution, output = mistral.execute(RECONCILE, {"stack": "ft-no-such-stack"})
     assert execution["State"] == "ERROR"
     assert "ft-no-such-stack" in execution["State info"], execution["State info"]
     assert output["report"]["status"] == "failed"
+    execution, output = mistral.execute(RECONCILE, {"stack": body["id"], "stale_after": 0})
+    assert execution["State"] == "ERROR"
+    assert "stale_after must be a number of seconds > 0" in execution["State info"]
 
 
 @pytest.mark.alone  # its alarm fires for any server of the project that goes to ERROR

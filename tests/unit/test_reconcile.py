@@ -3,7 +3,9 @@ is, and when it leaves the stack alone."""
 
 import datetime
 
-from ha_actions import reconcile
+import pytest
+
+from ha_actions import guard, reconcile
 
 NOW = datetime.datetime(2026, 12, 6, 12, 0, 0, tzinfo=datetime.timezone.utc)
 STACK = {"id": "s-1", "name": "app", "status": "UPDATE_COMPLETE"}
@@ -119,3 +121,15 @@ def test_a_stack_heat_is_working_on_is_left_to_heat():
                            groups=[group(member("a", status="UPDATE_FAILED"))], now=NOW)
     assert got["start"] is None and got["status"] == "left_to_heat"
     assert "the stack is UPDATE_IN_PROGRESS: left to Heat" in got["message"]
+
+
+def test_a_stack_with_no_group_and_no_pair_is_refused_and_stale_after_must_be_positive():
+    with pytest.raises(reconcile.NothingToWatch, match=(
+            "Stack app has no group .* nothing for the reconcile loop to look after. "
+            "Do this.")):
+        reconcile.check_watchable("app", [], None, then=" Do this.")
+    reconcile.check_watchable("app", [HEALTHY], None)
+    reconcile.check_watchable("app", [], pair())
+    for bad in (0, -5, "60", True):
+        with pytest.raises(guard.GuardError, match="stale_after must be a number of seconds"):
+            decide(groups=[HEALTHY], stale_after=bad)

@@ -56,7 +56,28 @@ def find_stack(app, stack):
         raise exceptions.CommandError("Heat could not show stack %s (HTTP %d). Nothing was "
                                       "changed." % (stack, resp.status_code))
     body = resp.json()["stack"]
-    return {"id": body["id"], "name": body["stack_name"]}
+    return {"id": body["id"], "name": body["stack_name"],
+            "parameters": body.get("parameters") or {}}
+
+
+def check_watchable(app, stack):
+    """CommandError unless the stack has a group or looks like a failover pair (the same
+    rule the loop applies: ha_actions.reconcile.check_watchable)."""
+    from ha_actions import reconcile
+    from ha_actions.orchestration import GROUP_TYPES, SERVER_TYPES
+
+    cm = app.client_manager
+    endpoint = cm.get_endpoint_for_service_type("orchestration", region_name=cm.region_name,
+                                                interface=cm.interface)
+    resources = cm.session.get("%s/stacks/%s/%s/resources" % (
+        endpoint.rstrip("/"), stack["name"], stack["id"])).json()["resources"]
+    groups = [r for r in resources if r["resource_type"] in GROUP_TYPES]
+    servers = [r for r in resources if r["resource_type"] in SERVER_TYPES]
+    pair = "active" in stack["parameters"] and len(servers) >= 2
+    try:
+        reconcile.check_watchable(stack["name"], groups, pair, then=" Nothing was changed.")
+    except reconcile.NothingToWatch as exc:
+        raise exceptions.CommandError(str(exc)) from None
 
 
 def watching(client, stack):
@@ -87,6 +108,7 @@ class Watch(command.ShowOne):
                                           "was changed." % parsed_args.stale_after)
         client = self.app.client_manager.ha
         stack = find_stack(self.app, parsed_args.stack)
+        check_watchable(self.app, stack)
         inputs = {"stack": stack["id"]}
         if parsed_args.stale_after is not None:
             inputs["stale_after"] = parsed_args.stale_after
