@@ -370,11 +370,59 @@ def failed_transiently(summary):
     return summary["status"].endswith("_FAILED") and any(t in reason for t in TRANSIENT_FAILURES)
 
 
+# A live heat-engine polls Nova every second or two and records a server's end within
+# seconds; one that died never does. After this long without a Heat event, a traversal
+# that waits only on servers Nova settled this long ago (or on nothing) is dead.
+DEAD_AFTER_S = 60
+SETTLED = ("ACTIVE", "ERROR", "SHUTOFF")
+
+
+def traversal_dead(leaves, servers, quiet_s, now, dead_after=DEAD_AFTER_S):
+    """True when no heat-engine works on the update any more (pure): no Heat event for
+    ``dead_after`` s, and every resource in progress (``leaves``: {type, physical_id,
+    action}) is a server Nova settled (``servers``: {id: (status, updated epoch)})
+    ``dead_after`` s ago or more, or a deleted one, or nothing is in progress at all. A
+    resource of another kind in progress (its own wait) or a server Nova is still
+    building keeps the update live: only ``stall_timeout`` then ends the wait."""
+    if quiet_s < dead_after:
+        return False
+    for leaf in leaves:
+        status, updated = servers.get(leaf["physical_id"], (None, None)) \
+            if leaf["type"] in SERVER_TYPES else (None, None)
+        if status == "NOT_FOUND" and leaf["action"] == "DELETE":
+            continue
+        if status not in SETTLED or updated is None or now - updated < dead_after:
+            return False
+    return True
+
+
+def dead_traversal(conn, ref, quiet_s, now):
+    """traversal_dead on what Heat shows in progress (leaf resources, nested stacks
+    included) and what Nova shows of those servers."""
+    leaves = [{"type": r.get("resource_type"), "physical_id": r.get("physical_resource_id"),
+               "action": (r.get("resource_status") or "").split("_", 1)[0]}
+              for r in list_resources(conn, ref, MEMBER_DEPTH + 1)
+              if (r.get("resource_status") or "").endswith("IN_PROGRESS")
+              and not link_stack(r, "nested")]
+    servers = {}
+    for leaf in leaves:
+        if leaf["type"] in SERVER_TYPES and leaf["physical_id"]:
+            resp = conn.compute.get("/servers/%s" % leaf["physical_id"])
+            if resp.status_code == 404:
+                servers[leaf["physical_id"]] = ("NOT_FOUND", None)
+                continue
+            server = _json(resp)["server"]
+            servers[leaf["physical_id"]] = (server["status"], parse_time(server.get("updated")))
+    return traversal_dead(leaves, servers, quiet_s, now)
+
+
 def stack_progress(conn, stack, previous_updated_time=None, stall_timeout=None, now=None):
     """``stack_summary`` plus ``stalled``: Heat has shown no progress on the update for
-    ``stall_timeout`` seconds (no event in the stack or its nested stacks). A convergence
-    stack stays *_IN_PROGRESS for ever when the heat-engine working on it died; a new
-    PATCH resumes it. Events are read only once the update is older than the timeout.
+    ``stall_timeout`` seconds (no event in the stack or its nested stacks), or for
+    DEAD_AFTER_S with nothing left that a live heat-engine would still wait on
+    (``dead_traversal``). A convergence stack stays *_IN_PROGRESS for ever when the
+    heat-engine working on it died; a new PATCH resumes it. Events are read only once
+    the update is older than the shorter of the two.
     ``superseded``: the update failed because Heat cancelled it for a newer one (a resume
     PATCH that came while the old traversal was still alive, only slow). ``transient``:
     it failed on a lost Nova message (``failed_transiently``).
@@ -387,9 +435,10 @@ def stack_progress(conn, stack, previous_updated_time=None, stall_timeout=None, 
     if stall_timeout and summary["in_progress"]:
         now = time.time() if now is None else now
         started = parse_time(summary["updated_time"]) or now
-        if now - started >= stall_timeout:
+        if now - started >= min(stall_timeout, DEAD_AFTER_S):
             quiet = stalled_for(summary, newest_event_time(conn, summary["ref"]), now)
-            summary["stalled"] = quiet >= stall_timeout
+            summary["stalled"] = quiet >= stall_timeout or (
+                quiet >= DEAD_AFTER_S and dead_traversal(conn, summary["ref"], quiet, now))
             summary["quiet_s"] = quiet
     return summary
 

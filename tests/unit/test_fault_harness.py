@@ -97,3 +97,36 @@ def test_faults_and_load_are_two_tables():
     assert "refused with a reason" in load
     assert text.splitlines()[-1] == (
         "2 fault(s), 1 load row(s): 2 as expected, 1 not: engine killed")
+
+
+def test_the_watcher_reads_a_groups_health_in_two_calls():
+    """Members are the group's nested resources; their servers are nested a level further
+    (member_server.yaml) or the members themselves; healthy = every server ACTIVE."""
+    import requests_mock
+
+    import fake_cloud
+
+    heat, nova = "https://heat.example.com/v1/p-1", "https://nova.example.com/v2.1"
+    conn = fake_cloud.connection("tok", "p-1", {"orchestration": heat, "compute": nova})
+    resources = [
+        {"resource_name": "group", "resource_type": "OS::Heat::AutoScalingGroup"},
+        {"resource_name": "m1", "resource_type": "member_server.yaml",
+         "parent_resource": "group"},
+        {"resource_name": "m2", "resource_type": "member_server.yaml",
+         "parent_resource": "group"},
+        {"resource_name": "m3", "resource_type": "OS::Nova::Server",
+         "parent_resource": "group", "physical_resource_id": "s3"},
+        {"resource_name": "server", "resource_type": "OS::Nova::Server",
+         "parent_resource": "m1", "physical_resource_id": "s1"},
+        {"resource_name": "server", "resource_type": "OS::Nova::Server",
+         "parent_resource": "m2", "physical_resource_id": "s2"},
+        {"resource_name": "other", "resource_type": "OS::Nova::Server",
+         "parent_resource": "elsewhere", "physical_resource_id": "s9"}]
+    with requests_mock.Mocker() as mocker:
+        mocker.get(heat + "/stacks/app/id-1/resources", json={"resources": resources})
+        mocker.get(nova + "/servers/detail", json={"servers": [
+            {"id": "s1", "status": "ACTIVE"}, {"id": "s2", "status": "ERROR"},
+            {"id": "s3", "status": "ACTIVE"}, {"id": "s9", "status": "ACTIVE"}]})
+        assert faultlib.group_health(conn, "app/id-1", "group") == (3, 2)
+        assert mocker.request_history[0].qs["nested_depth"] == ["2"]
+        assert len(mocker.request_history) == 2

@@ -395,6 +395,44 @@ class TestChanges:
         got = orch.stack_progress(conn, "web", "2026-01-04T00:00:00Z", 60, now=now)
         assert got["stalled"] is False and got["quiet_s"] == 50
 
+    def test_a_dead_traversal_is_stalled_after_a_minute_a_slow_live_one_is_not(self, conn,
+                                                                             heat):
+        """No event for 70 s of a 300 s stall_timeout: dead when the only leaf in progress
+        is a server Nova finished 70 s ago (no heat-engine recorded it); live while Nova
+        still builds it."""
+        mock_root(heat, status="UPDATE_IN_PROGRESS", updated="2026-01-05T00:00:00Z")
+        self.events(heat, "2026-01-05T00:00:10Z")
+        heat.get("%s/stacks/%s/%s/resources" % (HEAT, ROOT[0], ROOT[1]), json={"resources": [
+            {"resource_type": "member_server.yaml", "resource_status": "UPDATE_IN_PROGRESS",
+             "links": [{"rel": "nested", "href": "%s/stacks/m/n-1" % HEAT}]},
+            {"resource_type": "OS::Nova::Server", "resource_status": "CREATE_IN_PROGRESS",
+             "physical_resource_id": "s-new"},
+            {"resource_type": "OS::Nova::Server", "resource_status": "DELETE_COMPLETE",
+             "physical_resource_id": "s-old"}]})
+        now = orch.parse_time("2026-01-05T00:01:20Z")
+        for status, updated, stalled in (("ACTIVE", "2026-01-05T00:00:10Z", True),
+                                         ("BUILD", "2026-01-05T00:01:19Z", False)):
+            heat.get("%s/servers/s-new" % NOVA, json={"server": {"status": status,
+                                                                 "updated": updated}})
+            got = orch.stack_progress(conn, "web", "2026-01-04T00:00:00Z", 300, now=now)
+            assert got["stalled"] is stalled and got["quiet_s"] == 70
+
+    def test_only_servers_nova_settled_long_ago_make_a_traversal_dead(self):
+        now = orch.parse_time("2026-01-05T00:01:20Z")
+        ago = orch.parse_time("2026-01-05T00:00:10Z")
+
+        def leaf(kind="OS::Nova::Server", pid="s", action="CREATE"):
+            return {"type": kind, "physical_id": pid, "action": action}
+        assert orch.traversal_dead([leaf()], {"s": ("ACTIVE", ago)}, 70, now) is True
+        assert orch.traversal_dead([leaf()], {"s": ("ERROR", ago)}, 70, now) is True
+        assert orch.traversal_dead([leaf()], {"s": ("ACTIVE", now - 30)}, 70, now) is False
+        assert orch.traversal_dead([leaf()], {"s": ("BUILD", ago)}, 70, now) is False
+        assert orch.traversal_dead([leaf("OS::Heat::TestResource")], {}, 70, now) is False
+        assert orch.traversal_dead([leaf(action="DELETE")], {"s": ("NOT_FOUND", None)}, 70,
+                                   now) is True
+        assert orch.traversal_dead([], {}, 70, now) is True
+        assert orch.traversal_dead([], {}, 59, now) is False
+
     def test_a_young_update_is_not_stalled_and_reads_no_events(self, conn, heat):
         mock_root(heat, status="UPDATE_IN_PROGRESS", updated="2026-01-05T00:00:00Z")
         now = orch.parse_time("2026-01-05T00:00:30Z")
