@@ -146,8 +146,8 @@ def test_cooldown_holds_a_second_heal_back_and_force_bypasses_it(conn, mistral, 
     execution, forced = replace(mistral, stack=asg["stack_name"], strategy="oldest",
                                 cooldown=600, force=True)
     assert forced["status"] == "replaced", execution["State info"]
-    assert "force: true: the cooldown and the flapping limit were not applied." in forced[
-        "message"]
+    assert ("force: true: the pause, the cooldown and the flapping limit were not applied."
+            in forced["message"])
     assert_replaced_exactly(before, members(conn, asg["id"]), forced, [oldest])
 
 
