@@ -179,16 +179,25 @@ def expired_message(expiry=None):
                    "revoked)"))
 
 
+# Heat answers 400 to a PATCH whose validation could not reach another service (its
+# server group check calls Nova): "ConnectFailure: ... Unable to establish connection".
+UNREACHABLE_IN_A_400 = ("ConnectFailure", "Unable to establish connection",
+                        "ServiceUnavailable", "Connection refused")
+
+
 def is_transient(exc):
-    """The cloud could not answer (unreachable, timed out, 5xx): worth asking again."""
+    """The cloud could not answer (unreachable, timed out, 5xx, or a 400 that only says a
+    service behind the API could not be reached): worth asking again."""
     from openstack import exceptions as sdk_exceptions
 
     if isinstance(exc, (ks_exceptions.ConnectionError, ks_exceptions.RetriableConnectionFailure,
                         ks_exceptions.ServiceUnavailable, ks_exceptions.GatewayTimeout,
                         ks_exceptions.BadGateway, ks_exceptions.InternalServerError)):
         return True
-    return isinstance(exc, sdk_exceptions.HttpException) and getattr(
-        exc, "status_code", None) in TRANSIENT_STATUS
+    status = getattr(exc, "status_code", None)
+    if isinstance(exc, sdk_exceptions.HttpException) and status == 400:
+        return any(text in str(exc) for text in UNREACHABLE_IN_A_400)
+    return isinstance(exc, sdk_exceptions.HttpException) and status in TRANSIENT_STATUS
 
 
 # How often a bounded wait (wait_s) looks again: as fine as the benchmark's own detector

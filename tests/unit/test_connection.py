@@ -451,3 +451,28 @@ def test_a_mistral_step_without_a_token_says_mistral_lost_it(monkeypatch):
         connection.get_connection(context)
     assert "without the caller's token: Mistral lost it" in str(err.value)
     assert "Run the workflow again" in str(err.value)
+
+
+def test_a_400_that_only_says_a_service_behind_heat_was_unreachable_is_tried_again():
+    """Heat answers 400 to a PATCH whose validation could not reach Nova (seen in the
+    fault suite with nova-api down): asked again; any other 400 is final."""
+    from openstack import exceptions as sdk_exceptions
+
+    unreachable = sdk_exceptions.HttpException(
+        "400: Client Error for url: http://heat/v1/p/stacks/s/i, ConnectFailure: : "
+        "resources.anti_affinity: : Unable to establish connection to "
+        "http://127.0.0.1:8774/v2.1", http_status=400)
+    invalid = sdk_exceptions.HttpException(
+        "400: Client Error: The Parameter (active) was not provided.", http_status=400)
+    assert connection.is_transient(unreachable) and not connection.is_transient(invalid)
+    failures = [unreachable]
+
+    def call():
+        if failures:
+            raise failures.pop(0)
+        return "patched"
+
+    clock = fake_cloud.Clock()
+    assert connection.readable(call, budget=45, sleep=clock.sleep, clock=clock) == "patched"
+    assert connection.readable(lambda: (_ for _ in ()).throw(invalid), budget=45,
+                               sleep=clock.sleep, clock=clock).is_error()
