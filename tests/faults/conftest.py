@@ -6,6 +6,7 @@ Run with the devcloud up (tools/devcloud up --mistral-scale for the Mistral faul
 $DEVCLOUD_HOME/fault-results.txt (or $HA_FAULT_RESULTS).
 """
 
+import json
 import os
 import sys
 
@@ -36,6 +37,8 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if str(item.fspath).startswith(HERE):
             item.add_marker(pytest.mark.faults)
+            if item.get_closest_marker("beside") is None:
+                item.add_marker(pytest.mark.alone)
             if item.get_closest_marker("timeout") is None:
                 item.add_marker(pytest.mark.timeout(FAULT_TIMEOUT_S))
 
@@ -86,13 +89,22 @@ def scaled_mistral():
 
 
 def pytest_terminal_summary(terminalreporter):
-    if not ROWS:
+    if not ROWS or hasattr(terminalreporter.config, "workeroutput"):
         return
     text = write_results(ROWS)
     terminalreporter.write_sep("=", "fault suite results")
     terminalreporter.write_line(text)
 
 
+def pytest_testnodedown(node, error):
+    """A parallel pytest worker (pytest-xdist) ended: its rows join the table printed here."""
+    ROWS.extend(json.loads(getattr(node, "workeroutput", {}).get("fault_rows", "[]")))
+
+
 def pytest_sessionfinish(session, exitstatus):
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # a pytest-xdist worker: the controller prints the rows
+        workeroutput["fault_rows"] = json.dumps(ROWS)
+        return
     if any(not row["ok"] for row in ROWS) and session.exitstatus == 0:
         session.exitstatus = 1

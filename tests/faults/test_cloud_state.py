@@ -72,6 +72,7 @@ def no_compute_room(admin_conn):
 
 # --- replace_member -----------------------------------------------------------------------
 
+@pytest.mark.beside
 def test_stack_updated_by_someone_else_when_the_heal_starts(fault, conn, admin_conn, stacks):
     group = SlowGroup(conn, admin_conn, stacks)
     with fault("stack UPDATE_IN_PROGRESS by someone else when the heal starts", HEALED) as run:
@@ -121,6 +122,7 @@ def test_stack_already_update_failed(fault, conn, admin_conn, stacks, no_compute
         assert stack(conn, group.stack_id)["stack_status"] == "UPDATE_COMPLETE"
 
 
+@pytest.mark.beside
 def test_member_deleted_outside_heat(fault, conn, admin_conn, stacks):
     group = BrokenGroup(conn, admin_conn, stacks, break_one=False)
     with fault("a member's server deleted outside Heat (strategy failed)", HEALED) as run:
@@ -151,6 +153,7 @@ def test_the_replacement_server_goes_to_error(fault, conn, admin_conn, stacks, n
         assert [n for n in changed(group.before, after) if n != group.victim] == []
 
 
+@pytest.mark.beside
 def test_group_at_min_size(fault, conn, admin_conn, stacks):
     group = BrokenGroup(conn, admin_conn, stacks, size=2, min_size=2, break_one=False)
     with fault("a member of a group at min_size fails", HEALED) as run:
@@ -197,6 +200,7 @@ def test_the_callers_token_expires_mid_run(fault, conn, admin_conn, stacks, shor
 
 # --- failover_volume ------------------------------------------------------------------------
 
+@pytest.mark.beside
 def test_the_standby_is_in_error_too(fault, conn, admin_conn, stacks):
     pair = Pair(conn, stacks)
     with fault("the standby in ERROR too", FAILED_WITH_REASON) as run:
@@ -209,6 +213,7 @@ def test_the_standby_is_in_error_too(fault, conn, admin_conn, stacks):
         assert server_status(conn, pair.a) == "ACTIVE"
 
 
+@pytest.mark.beside
 def test_a_volume_stuck_detaching(fault, conn, admin_conn, stacks):
     pair = Pair(conn, stacks)
     volume = pair.volume_ids[0]
@@ -228,6 +233,7 @@ def test_a_volume_stuck_detaching(fault, conn, admin_conn, stacks):
         assert server_status(conn, pair.a) == "ACTIVE"
 
 
+@pytest.mark.beside
 def test_the_volume_is_already_on_the_standby(fault, conn, stacks):
     pair = Pair(conn, stacks)
     from groups import attach_and_wait, wait_volume

@@ -9,12 +9,14 @@ The bodies are a fixed sample (derandomized) of the strategies the property test
 import concurrent.futures
 import json
 
+import pytest
 from faultlib import kind_of_end
 from hypothesis import HealthCheck, Phase, given, settings
 from scenarios import ON_ALARM, BrokenGroup
 
 from fuzz_strategies import BODIES, NEAR_BODIES
 
+pytestmark = pytest.mark.beside  # bad input to its own stack's runs, nothing restarted
 SAMPLE = 16
 QUIET = ("ignored", "already_healed")
 

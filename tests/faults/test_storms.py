@@ -5,12 +5,16 @@ injected: each row's outcome is computed from what every run ended as (faultlib.
 import concurrent.futures
 import time
 
+import pytest
 import requests
 from groups import changed, example, members, server_status
 from scenarios import FAILOVER, ON_ALARM, REPLACE, BrokenGroup, Pair
 
 from ha_actions import guard
 from ha_actions import workflow as mistral_calls
+
+# Load on the pack's own stacks, nothing restarted: these run beside the functional tests.
+pytestmark = pytest.mark.beside
 
 QUIET = ("skipped", "already_healed")
 
