@@ -43,6 +43,11 @@ def trigger_row(trigger):
             trigger.get("next_execution_time"))
 
 
+def stack_argument(parser):
+    parser.add_argument("stack", metavar="<stack>", help="stack name or id")
+    return parser
+
+
 def find_stack(app, stack):
     """``{"id", "name"}`` of a stack Heat shows the caller; CommandError when none."""
     cm = app.client_manager
@@ -92,8 +97,7 @@ class Watch(command.ShowOne):
     already watched is watched again with these options)."""
 
     def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
-        parser.add_argument("stack", metavar="<stack>", help="stack name or id")
+        parser = stack_argument(super().get_parser(prog_name))
         parser.add_argument("--every", type=int, default=60, metavar="<seconds>",
                             help="seconds between looks, whole minutes (default 60)")
         parser.add_argument("--stale-after", type=int, default=None, metavar="<seconds>",
@@ -123,9 +127,7 @@ class Unwatch(command.Command):
     """Stop the reconcile loop of a stack (delete its cron trigger)."""
 
     def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
-        parser.add_argument("stack", metavar="<stack>", help="stack name or id")
-        return parser
+        return stack_argument(super().get_parser(prog_name))
 
     def take_action(self, parsed_args):
         client = self.app.client_manager.ha
@@ -155,8 +157,7 @@ class Pause(command.ShowOne):
     by hand without force) ends 'paused' and changes nothing, until openstack ha resume."""
 
     def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
-        parser.add_argument("stack", metavar="<stack>", help="stack name or id")
+        parser = stack_argument(super().get_parser(prog_name))
         parser.add_argument("--reason", help="why (shown in every paused run's message)")
         return parser
 
@@ -180,9 +181,7 @@ class Resume(command.Command):
     """Resume healing a paused stack (the loop heals what broke meanwhile)."""
 
     def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
-        parser.add_argument("stack", metavar="<stack>", help="stack name or id")
-        return parser
+        return stack_argument(super().get_parser(prog_name))
 
     def take_action(self, parsed_args):
         client = self.app.client_manager.ha
