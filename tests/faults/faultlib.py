@@ -25,7 +25,7 @@ import threading
 import time
 
 import openstack
-from devcloud_fixtures import DEVCLOUD, MEMBER, REPO, STATE
+from devcloud_fixtures import DEVCLOUD, MEMBER, REPO, STATE, mistral_since
 
 # Fernet tokens (and Keystone receipts) start with the version byte 0x80: "gAAAAA".
 TOKEN_PATTERN = re.compile(r"gAAAAA[0-9A-Za-z_=-]{40,}")
@@ -199,7 +199,7 @@ class FaultRun:
         self.api, self.conn, self.name, self.table = api, conn, name, table
         self.expect = (expect,) if isinstance(expect, str) else tuple(expect)
         self.t0 = time.time()
-        self.since = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(self.t0 - 1))
+        self.since = mistral_since(self.t0)
         self.injected, self.outcome, self.seconds = "-", None, None
         self.executions, self.stack_ids, self.volume_ids = [], [], []
         self.watcher = None
@@ -296,7 +296,7 @@ class FaultRun:
         found it done), or a look that found the stack whole (WHOLE_AFTER_LOSS: Heat
         finished the lost run's update). A run left RUNNING must have been ended by the
         loop, saying so."""
-        after = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() - 1))
+        after = mistral_since()
 
         def of_stack(rows):
             return [r for r in rows if json.loads(r.get("input") or "{}").get("stack")

@@ -70,6 +70,11 @@ def _mistral_bin():
     return local if os.path.exists(local) else "mistral"
 
 
+def mistral_since(when=None):
+    """A 'created_at' lower bound in Mistral's format: a second before ``when`` (now)."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime((when or time.time()) - 1))
+
+
 @contextlib.contextmanager
 def one_upload_at_a_time():
     """Held while a test uploads workflows, across parallel pytest workers too: mistral-api

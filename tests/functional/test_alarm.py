@@ -10,6 +10,7 @@ import time
 
 import pytest
 import requests
+from devcloud_fixtures import mistral_since
 from groups import (
     AttachmentWatcher,
     changed,
@@ -29,11 +30,6 @@ pytestmark = [pytest.mark.functional, pytest.mark.alone]
 WORKFLOW = "ha.v1.on_alarm"
 AODH_KEYS = ("alarm_id", "alarm_name", "severity", "previous", "current", "reason",
              "reason_data")
-
-
-def now():
-    """A 'Created at' lower bound: one second back (the CLI shows whole seconds)."""
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() - 1))
 
 
 def executions_since(mistral, since, seen=()):
@@ -65,7 +61,7 @@ def finish_all(mistral, since, seen=()):
 def break_server_and_wait(admin_conn, mistral, server_id, capsys):
     """Put a server in ERROR (admin reset-state) and wait for the execution its alarm
     starts; print the timings. Returns (execution id, execution, output)."""
-    since = now()
+    since = mistral_since()
     broken_at = time.time()
     admin_conn.compute.reset_server_state(server_id, "error")
     first = wait_for_execution(mistral, since)[0]
@@ -110,7 +106,7 @@ def test_server_in_error_fires_the_alarm_and_the_member_is_replaced(
     # Aodh fires again (repeat_actions, re-evaluation): the same body POSTed again
     # to the alarm_url starts an execution that replaces nothing.
     alarm_body = json.loads(mistral.run("execution-get-input", first).stdout)
-    since = now()
+    since = mistral_since()
     post_alarm(alarm_url(conn, body), {k: alarm_body[k] for k in AODH_KEYS})
     second = wait_for_execution(mistral, since, seen={first})[0]
     execution, output = mistral.wait(second["ID"], timeout=300)
@@ -123,7 +119,7 @@ def test_active_server_in_error_fails_the_pair_over(conn, admin_conn, mistral, s
                                                      pack_workflows, capsys):
     body, servers, volume_ids = create_pair(conn, stacks, heal_on_alarm=True)
     a, b = servers["server_a"], servers["server_b"]
-    since = now()
+    since = mistral_since()
 
     with AttachmentWatcher(volume_ids):
         first, execution, output = break_server_and_wait(admin_conn, mistral, a, capsys)
@@ -146,7 +142,7 @@ def test_active_server_in_error_fails_the_pair_over(conn, admin_conn, mistral, s
 
     # The old active goes to ERROR again: its alarm fires again (repeat_actions), and
     # the execution sees that server_a is no longer the active server.
-    since = now()
+    since = mistral_since()
     admin_conn.compute.reset_server_state(a, "error")
     second = wait_for_execution(mistral, since, seen=set(runs))[0]
     execution, output = mistral.wait(second["ID"], timeout=300)
@@ -194,7 +190,7 @@ def test_alarm_back_to_ok_and_foreign_bodies_change_nothing(conn, mistral, stack
     body, before = asg_with_alarm(conn, stacks)
     server = before[sorted(before)[0]]["servers"][0]
     aid, url = alarm_id(conn, body), alarm_url(conn, body)
-    since = now()
+    since = mistral_since()
 
     # A body that is not Aodh's (unknown keys): heat-engine starts no execution.
     post_alarm(url, {"event": "server down", "server": server})
@@ -222,7 +218,7 @@ def test_an_alarm_about_a_server_of_no_member_is_ignored(conn, mistral, stacks, 
     template, files = example("asg_of_servers.yaml", "member_server.yaml")
     other = stacks.create(template, parameters={"size": 1}, files=files)
     foreign = next(iter(members(conn, other["id"]).values()))["servers"][0]
-    since = now()
+    since = mistral_since()
 
     post_alarm(alarm_url(conn, body), alarm_payload(alarm_id(conn, body), foreign))
     run = wait_for_execution(mistral, since)[0]
@@ -245,7 +241,7 @@ def test_a_member_that_keeps_failing_ends_flapping_and_is_left_alone(conn, mistr
     statuses, heals = [], []
     for _ in range(3):
         current = members(conn, body["id"])
-        since = now()
+        since = mistral_since()
         post_alarm(url, alarm_payload(aid, current[victim]["servers"][0]))
         run = wait_for_execution(mistral, since)[0]
         execution, output = mistral.wait(run["ID"], timeout=600)

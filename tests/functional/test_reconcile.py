@@ -6,17 +6,13 @@ import json
 import time
 
 import pytest
+from devcloud_fixtures import mistral_since
 from groups import changed, create_pair, example, members, server_status, stack, volume_servers
 
 pytestmark = pytest.mark.functional
 RECONCILE = "ha.v1.reconcile"
 # A cron trigger fires at the next whole minute; a heal of the devcloud takes under one.
 LOOP_PATIENCE_S = 240
-
-
-def mistral_now():
-    """A 'created_at' lower bound in Mistral's format, a second back."""
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() - 1))
 
 
 def loop_runs(mistral_api, stack_id, since):
@@ -65,7 +61,7 @@ def test_watch_heals_a_failed_member_with_no_run_started_by_the_test(
         before = members(conn, body["id"])
         victim = sorted(before)[0]
         server = before[victim]["servers"][0]
-        since = mistral_now()
+        since = mistral_since()
         admin_conn.compute.reset_server_state(server, "error")
 
         run = wait_for_loop(mistral_api, body["id"], since, "started")
@@ -78,7 +74,7 @@ def test_watch_heals_a_failed_member_with_no_run_started_by_the_test(
         assert server_status(conn, after[victim]["servers"][0]) == "ACTIVE"
 
         # The next looks find the stack healthy and start nothing.
-        since = mistral_now()
+        since = mistral_since()
         healthy = wait_for_loop(mistral_api, body["id"], since, "healthy")["report"]
         assert healthy["started"] is None and healthy["found"] == []
         assert healthy["looked_at"] == {"groups": {"group": 2}, "pair": None, "running": []}
@@ -93,7 +89,7 @@ def test_the_examples_loop_fails_the_pair_over_when_no_alarm_came(
     trigger = conn.orchestration.get("/stacks/%s/%s/resources/reconcile" % (
         body["stack_name"], body["id"])).json()["resource"]
     assert trigger["resource_status"] == "CREATE_COMPLETE", trigger
-    since = mistral_now()
+    since = mistral_since()
     admin_conn.compute.reset_server_state(servers["server_a"], "error")
 
     run = wait_for_loop(mistral_api, body["id"], since, "started")
@@ -155,7 +151,7 @@ def test_a_paused_stack_is_left_alone_by_the_alarm_and_the_loop_until_resumed(
 
     before = members(conn, body["id"])
     victim = sorted(before)[0]
-    since = mistral_now()
+    since = mistral_since()
     admin_conn.compute.reset_server_state(before[victim]["servers"][0], "error")  # alarm
 
     # The alarm's run ends 'paused' (the called workflow's status), changing nothing. The
@@ -186,7 +182,7 @@ def test_a_paused_stack_is_left_alone_by_the_alarm_and_the_loop_until_resumed(
     osc.ok("ha", "resume", body["stack_name"])
     proc = osc.run("ha", "resume", body["stack_name"])
     assert proc.returncode == 1 and "is not paused" in proc.stderr, proc.stderr
-    since = mistral_now()
+    since = mistral_since()
     run = wait_for_loop(mistral_api, body["id"], since, "started")
     assert the_heal(mistral_api, run, "ha.v1.replace_member")["status"] == "replaced"
     assert changed(before, members(conn, body["id"])) == [victim]

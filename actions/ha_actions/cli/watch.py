@@ -48,12 +48,17 @@ def stack_argument(parser):
     return parser
 
 
-def find_stack(app, stack):
-    """``{"id", "name"}`` of a stack Heat shows the caller; CommandError when none."""
+def heat_get(app, path):
+    """GET ``path`` of Heat's API on the OSC session (the caller's token); the response."""
     cm = app.client_manager
     endpoint = cm.get_endpoint_for_service_type("orchestration", region_name=cm.region_name,
                                                 interface=cm.interface)
-    resp = cm.session.get("%s/stacks/%s" % (endpoint.rstrip("/"), stack), raise_exc=False)
+    return cm.session.get(endpoint.rstrip("/") + path, raise_exc=False)
+
+
+def find_stack(app, stack):
+    """``{"id", "name"}`` of a stack Heat shows the caller; CommandError when none."""
+    resp = heat_get(app, "/stacks/%s" % stack)
     if resp.status_code == 404:
         raise exceptions.CommandError("Stack %s not found (openstack stack list shows yours). "
                                       "Nothing was changed." % stack)
@@ -71,11 +76,8 @@ def check_watchable(app, stack):
     from ha_actions import reconcile
     from ha_actions.orchestration import GROUP_TYPES, SERVER_TYPES
 
-    cm = app.client_manager
-    endpoint = cm.get_endpoint_for_service_type("orchestration", region_name=cm.region_name,
-                                                interface=cm.interface)
-    resources = cm.session.get("%s/stacks/%s/%s/resources" % (
-        endpoint.rstrip("/"), stack["name"], stack["id"])).json()["resources"]
+    resources = heat_get(app, "/stacks/%s/%s/resources" % (stack["name"], stack["id"])
+                         ).json()["resources"]
     groups = [r for r in resources if r["resource_type"] in GROUP_TYPES]
     servers = [r for r in resources if r["resource_type"] in SERVER_TYPES]
     pair = "active" in stack["parameters"] and len(servers) >= 2
