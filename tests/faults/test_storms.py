@@ -3,7 +3,6 @@ member; many stacks at once are all healed, none in the way of another. No fault
 injected: each row's outcome is computed from what every run ended as (faultlib.LoadRun)."""
 
 import concurrent.futures
-import json
 import time
 
 import pytest
@@ -46,9 +45,7 @@ def wait_executions(api, since, workflow, count, stack_id, timeout=300):
     ha.v1.on_alarm); other stacks' runs (tests beside this one) are not this load's."""
     deadline = time.time() + timeout
     while True:
-        found = [e for e in api.get("/executions", created_at="gte:%s" % since,
-                                    workflow_name=workflow, limit=1000)["executions"]
-                 if json.loads(e.get("input") or "{}").get("stack") == stack_id]
+        found = api.stack_runs(workflow, since, stack_id)
         if len(found) >= count or time.time() > deadline:
             return found
         time.sleep(2)

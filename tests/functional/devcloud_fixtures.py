@@ -194,6 +194,13 @@ class MistralAPI:
         assert resp.status_code == 201, resp.text
         return resp.json()["id"]
 
+    def stack_runs(self, workflow, since, stack_id, **params):
+        """The executions of ``workflow`` created since ``since`` whose input names the
+        stack (tests beside each other start runs of the same workflows)."""
+        rows = self.get("/executions", workflow_name=workflow, created_at="gte:" + since,
+                        limit=1000, **params)["executions"]
+        return [r for r in rows if json.loads(r.get("input") or "{}").get("stack") == stack_id]
+
     def execution(self, execution_id):
         ex = self.get("/executions/%s" % execution_id)
         for key in ("input", "output", "params"):

@@ -18,11 +18,10 @@ LOOP_PATIENCE_S = 240
 def loop_runs(mistral_api, stack_id, since):
     """The ended ha.v1.reconcile runs for the stack created since ``since``, oldest first,
     with their reports."""
-    rows = mistral_api.get("/executions", workflow_name=RECONCILE, created_at="gte:" + since,
-                           include_output="true", limit=1000)["executions"]
     runs = [dict(r, report=json.loads(r.get("output") or "{}").get("report") or {})
-            for r in rows if json.loads(r.get("input") or "{}").get("stack") == stack_id
-            and r["state"] in mistral_api.TERMINAL]
+            for r in mistral_api.stack_runs(RECONCILE, since, stack_id,
+                                            include_output="true")
+            if r["state"] in mistral_api.TERMINAL]
     return sorted(runs, key=lambda r: r["created_at"])
 
 
@@ -160,10 +159,8 @@ def test_a_paused_stack_is_left_alone_by_the_alarm_and_the_loop_until_resumed(
     server = before[victim]["servers"][0]
 
     def alarm_run():
-        rows = mistral_api.get("/executions", workflow_name="ha.v1.on_alarm", limit=1000,
-                               created_at="gte:" + since)["executions"]
-        return [r for r in rows if json.loads(r["input"]).get("stack") == body["id"]
-                and server in r["input"]]
+        return [r for r in mistral_api.stack_runs("ha.v1.on_alarm", since, body["id"])
+                if server in r["input"]]
     deadline = time.time() + 120
     while not alarm_run() and time.time() < deadline:
         time.sleep(1)
