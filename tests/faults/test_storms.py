@@ -5,7 +5,6 @@ injected: each row's outcome is computed from what every run ended as (faultlib.
 import concurrent.futures
 import time
 
-import pytest
 import requests
 from groups import changed, example, members, server_status
 from scenarios import FAILOVER, ON_ALARM, REPLACE, BrokenGroup, Pair
@@ -13,8 +12,8 @@ from scenarios import FAILOVER, ON_ALARM, REPLACE, BrokenGroup, Pair
 from ha_actions import guard
 from ha_actions import workflow as mistral_calls
 
-# Load on the pack's own stacks, nothing restarted: these run beside the functional tests.
-pytestmark = pytest.mark.beside
+# Not 'beside': with another test's load on the same two cores, the 50-POST storm left two
+# replace_member sub-workflows RUNNING with no task (seen 2026-12-06): these run alone.
 
 QUIET = ("skipped", "already_healed")
 
