@@ -358,10 +358,13 @@ def stalled_for(summary, newest_event, now):
     return max(0, int(now - max(times))) if times else 0
 
 
-# What Nova writes in the fault of a server one of its own calls left in ERROR unanswered
-# (oslo.messaging's MessagingTimeout: RabbitMQ restarted, nova-scheduler down): not the
-# server's fault, so an update that failed on it is worth another PATCH.
-TRANSIENT_FAILURES = ("MessagingTimeout", "Timed out waiting for a reply")
+# Failures that are not the member's, so an update that failed on one is worth another
+# PATCH: what Nova writes in the fault of a server one of its own calls left in ERROR
+# unanswered (oslo.messaging's MessagingTimeout: RabbitMQ restarted, nova-scheduler down),
+# and Heat's own database errors (a convergence race: a nested stack's cleanup deleting a
+# template a resource still points at fails with pymysql's IntegrityError 1451).
+TRANSIENT_FAILURES = ("MessagingTimeout", "Timed out waiting for a reply", "(pymysql.err.",
+                      "DBDeadlock", "DBConnectionError")
 
 
 def failed_transiently(summary):
@@ -425,7 +428,7 @@ def stack_progress(conn, stack, previous_updated_time=None, stall_timeout=None, 
     the update is older than the shorter of the two.
     ``superseded``: the update failed because Heat cancelled it for a newer one (a resume
     PATCH that came while the old traversal was still alive, only slow). ``transient``:
-    it failed on a lost Nova message (``failed_transiently``).
+    it failed on a lost Nova message or a Heat database error (``failed_transiently``).
     """
     summary = stack_summary(get_stack(conn, stack), previous_updated_time)
     summary["stalled"] = False

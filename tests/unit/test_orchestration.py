@@ -459,9 +459,14 @@ class TestChanges:
          "7f3a", True),
         ("UPDATE_FAILED", 'Resource CREATE failed: ResourceInError: resources.server: Went to '
          'status ERROR due to "Message: No valid host was found. , Code: 500"', False),
+        ("UPDATE_FAILED", "Resource UPDATE failed: resources.m1: resources.group.(pymysql.err."
+         "IntegrityError) (1451, 'Cannot delete or update a parent row: a foreign key "
+         "constraint fails')", True),
+        ("UPDATE_FAILED", "Resource UPDATE failed: DBDeadlock: (pymysql.err.OperationalError) "
+         "(1213, 'Deadlock found')", True),
         ("UPDATE_FAILED", None, False),
         ("UPDATE_COMPLETE", "MessagingTimeout seen earlier", False)])
-    def test_an_update_failed_on_a_lost_nova_message_is_transient(self, conn, heat, status,
+    def test_an_update_failed_on_a_lost_message_or_heats_database_is_transient(self, conn, heat, status,
                                                                  reason, transient):
         heat.get("%s/stacks/web" % HEAT, json={"stack": dict(stack_body(
             status=status, updated="2026-01-05T00:00:00Z")["stack"],
