@@ -69,9 +69,14 @@ def reconcile_stack(conn, stack, me, stale_after=reconcile.DEFAULT_STALE_AFTER, 
     decision = reconcile.decide(seen["stack"], seen["groups"], seen["pair"], seen["runs"],
                                 stale_after, options, now, paused=seen["paused"])
     report = dict(decision, looked_at=looked_at(seen), started=None)
-    for run in decision["lost"]:
-        workflow.end_lost_execution(conn, run["id"], "the reconcile loop's run %s" % me,
-                                    run["quiet_s"])
+    created = {run["id"]: run["created_at"] for run in seen["runs"]}
+    ended = set()
+    # Oldest first: a lost run's sub-workflows that name the stack too (on_alarm's
+    # replace_member) are ended with it, not a second time.
+    for run in sorted(decision["lost"], key=lambda run: created[run["id"]]):
+        if run["id"] not in ended:
+            ended.update(workflow.end_lost_execution(
+                conn, run["id"], "the reconcile loop's run %s" % me, run["quiet_s"]))
     start = decision["start"]
     if start:
         execution_id = workflow.start_execution(

@@ -51,14 +51,31 @@ def workflow_exists(conn, name):
     return True
 
 
-def last_progress(conn, execution_id):
-    """When the execution or one of its sub-workflows last created or changed a task
-    (Mistral's 'YYYY-MM-DD HH:MM:SS'), or its creation time when it has no task."""
+def _subtree(conn, execution_id):
+    """The execution and every sub-workflow under it, at any depth, each with its tasks:
+    [(execution, tasks)], parents before their children. Found through the tree's root
+    (the execution may itself be a sub-workflow, e.g. on_alarm under an example's
+    workflow) and each child's parent task."""
     ex = _get(conn, "/executions/%s" % execution_id)
-    subs = _get(conn, "/executions", root_execution_id=execution_id, limit=1000)["executions"]
-    times = [ex["created_at"]]
-    for wf_ex in [ex] + subs:
-        for task in _get(conn, "/executions/%s/tasks" % wf_ex["id"])["tasks"]:
+    tree = _get(conn, "/executions", root_execution_id=ex.get("root_execution_id") or ex["id"],
+                limit=1000)["executions"]
+    found, frontier = [], [ex]
+    while frontier:
+        wf_ex = frontier.pop(0)
+        tasks = _get(conn, "/executions/%s/tasks" % wf_ex["id"])["tasks"]
+        found.append((wf_ex, tasks))
+        task_ids = {task["id"] for task in tasks}
+        frontier += [child for child in tree if child.get("task_execution_id") in task_ids]
+    return found
+
+
+def last_progress(conn, execution_id):
+    """When the execution or a sub-workflow under it last created or changed a task
+    (Mistral's 'YYYY-MM-DD HH:MM:SS'), or its creation time when it has no task."""
+    tree = _subtree(conn, execution_id)
+    times = [tree[0][0]["created_at"]]
+    for _, tasks in tree:
+        for task in tasks:
             times += [t for t in (task.get("created_at"), task.get("updated_at")) if t]
     return max(times, key=guard.parse_created_at)
 
@@ -70,19 +87,23 @@ def _set_error(conn, execution_id, info):
 
 
 def end_lost_execution(conn, execution_id, by, quiet_s):
-    """Set a lost execution to ERROR, saying why and which execution took over; then its
-    sub-workflows that still run (Mistral does not end them with it). The run first: an
-    ended workflow ignores its tasks' completions, so a sub-workflow ended after it cannot
-    fail it again with its own message in place of this one."""
-    subs = _get(conn, "/executions", root_execution_id=execution_id, limit=1000)["executions"]
+    """Set a lost execution to ERROR, saying why and which execution took over; then the
+    sub-workflows under it that still run (Mistral does not end them with it), deepest
+    first. The run first: an ended workflow ignores its tasks' completions, so a
+    sub-workflow ended after it cannot fail it again with its own message in place of this
+    one. Returns the ids it ended."""
+    below = [wf_ex for wf_ex, _ in _subtree(conn, execution_id)[1:]]
     _set_error(conn, execution_id, (
         "Ended by %s after no progress for %d s: Mistral lost this execution (an engine "
         "died under it); %s goes on in its place. Check what this one changed in its "
         "task list." % (by, quiet_s, by)))
-    for sub in sorted(subs, key=lambda e: e["created_at"], reverse=True):
+    ended = [execution_id]
+    for sub in reversed(below):
         if sub.get("state") not in TERMINAL:
             _set_error(conn, sub["id"], "Ended with %s, which Mistral lost (see its state "
                        "info)." % execution_id)
+            ended.append(sub["id"])
+    return ended
 
 
 # How long a run waits for a younger rival's guard to be handed its input (its earlier

@@ -17,12 +17,13 @@ class BrokenGroup:
     """An ASG of servers with one member's server put in ERROR, as an alarm reports it."""
 
     def __init__(self, conn, admin_conn, stacks, size=3, min_size=1, template="asg_of_servers",
-                 break_one=True):
+                 break_one=True, flavor=None):
         text, files = example("%s.yaml" % template, "member_server.yaml")
         if min_size != 1:
             text = text.replace("min_size: 1", "min_size: %d" % min_size)
         self.conn = conn
-        self.body = stacks.create(text, parameters={"size": size}, files=files)
+        parameters = dict({"size": size}, **({"flavor": flavor} if flavor else {}))
+        self.body = stacks.create(text, parameters=parameters, files=files)
         self.stack_id, self.name, self.min_size = self.body["id"], self.body["stack_name"], min_size
         self.before = members(conn, self.stack_id)
         self.victim = sorted(self.before)[0]

@@ -50,24 +50,40 @@ class SlowGroup(BrokenGroup):
         wait_stack_status(self.conn, self.stack_id, ("UPDATE_IN_PROGRESS",))
 
 
-def compute_services(admin_conn):
-    return [s for s in admin_conn.compute.services() if s.binary == "nova-compute"]
+# A flavor asking for a resource no compute host has: Nova's scheduler finds no valid host
+# for a server built with it, and only for that test's servers (the compute hosts stay
+# enabled for the tests beside it). Servers built before the spec was set keep running.
+NO_ROOM = {"resources:VGPU": "1"}
 
 
-def set_computes(admin_conn, enabled):
-    for svc in compute_services(admin_conn):
-        if enabled:
-            admin_conn.compute.enable_service(svc, svc.host, svc.binary)
+class NoRoomFlavor:
+    """A flavor of the test's own (ha.tiny's size) whose new servers may be refused a host."""
+
+    def __init__(self, admin_conn):
+        self.admin_conn = admin_conn
+        self.flavor = admin_conn.compute.create_flavor(
+            name="ft-noroom-%s" % os.urandom(4).hex(), ram=64, vcpus=1, disk=1, is_public=True)
+        self.name = self.flavor.name
+
+    def __call__(self, room=False):
+        """No host has room for a new server of this flavor (or, room=True, again they do)."""
+        if room:
+            for key in NO_ROOM:
+                self.admin_conn.compute.delete_flavor_extra_specs_property(self.flavor, key)
         else:
-            admin_conn.compute.disable_service(svc, svc.host, svc.binary,
-                                               disabled_reason="fault suite: no room")
+            self.admin_conn.compute.create_flavor_extra_specs(self.flavor, NO_ROOM)
+
+    def delete(self):
+        self.admin_conn.compute.delete_flavor(self.flavor)
 
 
 @pytest.fixture
 def no_compute_room(admin_conn):
-    """Both compute hosts disabled while the test wants it; always enabled again."""
-    yield lambda enabled=False: set_computes(admin_conn, enabled)
-    set_computes(admin_conn, True)
+    """A flavor for the test's group whose next servers find no compute host; deleted after
+    the test (Nova keeps a flavor's copy in every server built with it)."""
+    flavor = NoRoomFlavor(admin_conn)
+    yield flavor
+    flavor.delete()
 
 
 # --- replace_member -----------------------------------------------------------------------
@@ -85,8 +101,9 @@ def test_stack_updated_by_someone_else_when_the_heal_starts(fault, conn, admin_c
         assert report["duration_s"] >= SLOW_UPDATE_S - 5  # it waited, it did not PATCH over
 
 
+@pytest.mark.beside
 def test_stack_already_update_failed(fault, conn, admin_conn, stacks, no_compute_room):
-    group = BrokenGroup(conn, admin_conn, stacks)
+    group = BrokenGroup(conn, admin_conn, stacks, flavor=no_compute_room.name)
     failed = []
 
     def fail_a_scale_out():
@@ -100,7 +117,7 @@ def test_stack_already_update_failed(fault, conn, admin_conn, stacks, no_compute
         time.sleep(2)
         assert wait_stack_status(conn, group.stack_id,
                                  ("UPDATE_FAILED", "UPDATE_COMPLETE")) == "UPDATE_FAILED"
-        no_compute_room(enabled=True)
+        no_compute_room(room=True)
         failed.extend(n for n in members(conn, group.stack_id) if n not in group.before)
         assert len(failed) == 1
 
@@ -134,8 +151,9 @@ def test_member_deleted_outside_heat(fault, conn, admin_conn, stacks):
         group.assert_healed(report)
 
 
+@pytest.mark.beside
 def test_the_replacement_server_goes_to_error(fault, conn, admin_conn, stacks, no_compute_room):
-    group = BrokenGroup(conn, admin_conn, stacks)
+    group = BrokenGroup(conn, admin_conn, stacks, flavor=no_compute_room.name)
     with fault("the replacement server goes to ERROR (Heat's update fails)",
                FAILED_WITH_REASON) as run:
         run.watch(groups=[group.watched()])

@@ -46,14 +46,21 @@ def test_a_failed_member_starts_one_heal_and_the_report_names_its_execution(monk
 
 
 def test_lost_runs_are_ended_first_saying_who_ended_them(monkeypatch, started):
+    """Oldest first; a lost on_alarm's replace_member (a run that names the stack too) is
+    ended with it, not twice."""
     ended = []
-    monkeypatch.setattr(workflow, "end_lost_execution",
-                        lambda conn, ex_id, by, quiet: ended.append((ex_id, by, quiet)))
-    runs = [{"id": "lost-1", "workflow": "ha.v1.replace_member",
+
+    def end(conn, ex_id, by, quiet):
+        ended.append((ex_id, by, quiet))
+        return [ex_id] + (["lost-child"] if ex_id == "lost-alarm" else [])
+    monkeypatch.setattr(workflow, "end_lost_execution", end)
+    runs = [{"id": "lost-child", "workflow": "ha.v1.replace_member",
+             "created_at": "2026-12-01 09:00:02", "last_progress": "2026-12-01 09:01:00"},
+            {"id": "lost-alarm", "workflow": "ha.v1.on_alarm",
              "created_at": "2026-12-01 09:00:00", "last_progress": "2026-12-01 09:01:00"}]
     monkeypatch.setattr(loop, "look", lambda *a, **k: seen(groups=[FAILED], runs=runs))
     report = loop.reconcile_stack(None, "app", me="loop-1")
-    assert ended == [("lost-1", "the reconcile loop's run loop-1", ended[0][2])]
+    assert ended == [("lost-alarm", "the reconcile loop's run loop-1", ended[0][2])]
     assert ended[0][2] > 120 and report["status"] == "started"
 
 

@@ -25,26 +25,44 @@ def make_connection():
 
 @pytest.fixture
 def mistral():
+    """'lost' is a sub-workflow (of 'alarm', as on_alarm runs under an example's workflow)
+    with a sub-workflow 'sub' and, under that, 'deep'; 'sibling' is another branch of the
+    same tree, not under 'lost'."""
     with requests_mock.Mocker() as mocker:
-        mocker.get("%s/executions/lost" % MISTRAL, json={"id": "lost",
-                                                       "created_at": "2026-12-03 08:30:00"})
+        mocker.get("%s/executions/lost" % MISTRAL, json={
+            "id": "lost", "created_at": "2026-12-03 08:30:00", "root_execution_id": "alarm"})
         mocker.get("%s/executions" % MISTRAL, json={"executions": [
-            {"id": "sub", "created_at": "2026-12-03 08:31:00", "state": "RUNNING"},
-            {"id": "done", "created_at": "2026-12-03 08:30:30", "state": "SUCCESS"}]})
+            {"id": "lost", "created_at": "2026-12-03 08:30:00", "state": "RUNNING",
+             "task_execution_id": "t-alarm"},
+            {"id": "sub", "created_at": "2026-12-03 08:31:00", "state": "RUNNING",
+             "task_execution_id": "t-lost"},
+            {"id": "deep", "created_at": "2026-12-03 08:31:30", "state": "RUNNING",
+             "task_execution_id": "t-sub"},
+            {"id": "done", "created_at": "2026-12-03 08:30:30", "state": "SUCCESS",
+             "task_execution_id": "t-lost"},
+            {"id": "sibling", "created_at": "2026-12-03 08:50:00", "state": "RUNNING",
+             "task_execution_id": "t-alarm-2"}]})
         mocker.get("%s/executions/done/tasks" % MISTRAL, json={"tasks": []})
         mocker.get("%s/executions/lost/tasks" % MISTRAL, json={"tasks": [
-            {"created_at": "2026-12-03 08:30:01", "updated_at": "2026-12-03 08:30:05"}]})
+            {"id": "t-lost", "created_at": "2026-12-03 08:30:01",
+             "updated_at": "2026-12-03 08:30:05"}]})
         mocker.get("%s/executions/sub/tasks" % MISTRAL, json={"tasks": [
-            {"created_at": "2026-12-03 08:31:00", "updated_at": "2026-12-03 08:32:10"},
-            {"created_at": "2026-12-03 08:32:11", "updated_at": None}]})
-        mocker.put("%s/executions/lost" % MISTRAL, json={})
-        mocker.put("%s/executions/sub" % MISTRAL, json={})
+            {"id": "t-sub", "created_at": "2026-12-03 08:31:00",
+             "updated_at": "2026-12-03 08:32:10"}]})
+        mocker.get("%s/executions/deep/tasks" % MISTRAL, json={"tasks": [
+            {"id": "t-deep", "created_at": "2026-12-03 08:32:11", "updated_at": None}]})
+        mocker.get("%s/executions/sibling/tasks" % MISTRAL, json={"tasks": [
+            {"id": "t-sib", "created_at": "2026-12-03 08:55:00", "updated_at": None}]})
+        for ex_id in ("lost", "sub", "deep", "sibling"):
+            mocker.put("%s/executions/%s" % (MISTRAL, ex_id), json={})
         yield mocker
 
 
-def test_last_progress_is_the_newest_task_change_sub_workflows_included(mistral):
+def test_last_progress_is_the_newest_task_change_of_everything_under_the_run(mistral):
+    """Sub-workflows at any depth count, found from the tree's root even when the run is
+    itself a sub-workflow; another branch of the tree (a sibling's newer task) does not."""
     assert wf.last_progress(make_connection(), "lost") == "2026-12-03 08:32:11"
-    assert mistral.request_history[1].qs["root_execution_id"] == ["lost"]
+    assert mistral.request_history[1].qs["root_execution_id"] == ["alarm"]
 
 
 def test_a_lost_run_is_ended_saying_who_took_over(mistral, monkeypatch):
@@ -58,9 +76,10 @@ def test_a_lost_run_is_ended_saying_who_took_over(mistral, monkeypatch):
     puts = [(r.path.rsplit("/", 1)[-1], r.json()) for r in mistral.request_history
             if r.method == "PUT"]
     # The run first (ended, it ignores its sub-workflow's end, so its message stays),
-    # then the sub-workflow that still ran (Mistral leaves it RUNNING).
-    assert [(ex_id, body["state"]) for ex_id, body in puts] == [("lost", "ERROR"),
-                                                                 ("sub", "ERROR")]
+    # then the sub-workflows under it that still ran (Mistral leaves them RUNNING), deepest
+    # first; the sibling branch is not this run's.
+    assert [(ex_id, body["state"]) for ex_id, body in puts] == [
+        ("lost", "ERROR"), ("deep", "ERROR"), ("sub", "ERROR")]
     assert "Ended by me after no progress for 1669 s" in puts[0][1]["state_info"]
     assert "Ended with lost, which Mistral lost" in puts[1][1]["state_info"]
 
@@ -222,7 +241,7 @@ def test_stack_runs_are_this_stacks_with_progress_read_only_for_the_old_ones():
         mocker.get("%s/executions/old" % MISTRAL, json={"id": "old",
                                                       "created_at": "2026-12-03 08:50:00"})
         mocker.get("%s/executions/old/tasks" % MISTRAL, json={"tasks": [
-            {"created_at": "2026-12-03 08:50:01", "updated_at": "2026-12-03 08:55:00"}]})
+            {"id": "t1", "created_at": "2026-12-03 08:50:01", "updated_at": "2026-12-03 08:55:00"}]})
         runs = wf.stack_runs(make_connection(), ("ha.v1.replace_member", "ha.v1.on_alarm"),
                              ["s-id", "asg", "asg/s-id"], stale_after=120, now=now)
         first = mocker.request_history[0].qs
