@@ -466,8 +466,8 @@ class TestChanges:
          "(1213, 'Deadlock found')", True),
         ("UPDATE_FAILED", None, False),
         ("UPDATE_COMPLETE", "MessagingTimeout seen earlier", False)])
-    def test_an_update_failed_on_a_lost_message_or_heats_database_is_transient(self, conn, heat, status,
-                                                                 reason, transient):
+    def test_an_update_failed_on_a_lost_message_or_heats_database_is_transient(
+            self, conn, heat, status, reason, transient):
         heat.get("%s/stacks/web" % HEAT, json={"stack": dict(stack_body(
             status=status, updated="2026-01-05T00:00:00Z")["stack"],
             stack_status_reason=reason)})

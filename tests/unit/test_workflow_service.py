@@ -241,7 +241,8 @@ def test_stack_runs_are_this_stacks_with_progress_read_only_for_the_old_ones():
         mocker.get("%s/executions/old" % MISTRAL, json={"id": "old",
                                                       "created_at": "2026-12-03 08:50:00"})
         mocker.get("%s/executions/old/tasks" % MISTRAL, json={"tasks": [
-            {"id": "t1", "created_at": "2026-12-03 08:50:01", "updated_at": "2026-12-03 08:55:00"}]})
+            {"id": "t1", "created_at": "2026-12-03 08:50:01",
+             "updated_at": "2026-12-03 08:55:00"}]})
         runs = wf.stack_runs(make_connection(), ("ha.v1.replace_member", "ha.v1.on_alarm"),
                              ["s-id", "asg", "asg/s-id"], stale_after=120, now=now)
         first = mocker.request_history[0].qs
