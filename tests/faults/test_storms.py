@@ -145,7 +145,9 @@ def test_ten_executions_for_one_stack_at_once(load, conn, admin_conn, stacks):
 
 
 def test_five_stacks_healed_at_the_same_time(load, conn, admin_conn, stacks):
-    groups = [BrokenGroup(conn, admin_conn, stacks, size=2) for _ in range(5)]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=5) as pool:  # built at once
+        groups = list(pool.map(lambda _: BrokenGroup(conn, admin_conn, stacks, size=2),
+                               range(5)))
     with load("5 different stacks healed at the same time", replaced=5, quiet=()) as run:
         run.watch(groups=[g.watched() for g in groups])
         run.load("5 starts at once, one per stack", 5)
