@@ -6,7 +6,7 @@ import concurrent.futures
 import time
 
 import requests
-from groups import changed, example, members, server_status
+from groups import alarm_url, aodh_alarm_body, changed, example, members, server_status
 from scenarios import FAILOVER, ON_ALARM, REPLACE, BrokenGroup, Pair
 
 from ha_actions import guard
@@ -16,26 +16,6 @@ from ha_actions import workflow as mistral_calls
 # replace_member sub-workflows RUNNING with no task (seen 2026-12-06): these run alone.
 
 QUIET = ("skipped", "already_healed")
-
-
-def alarm_url(conn, body):
-    url = "/stacks/%s/%s/resources/heal" % (body["stack_name"], body["id"])
-    resp = conn.orchestration.get(url, params={"with_attr": "alarm_url"})
-    assert resp.status_code == 200, resp.text
-    return resp.json()["resource"]["attributes"]["alarm_url"]
-
-
-def aodh_body(alarm_id, server_id):
-    """What aodh-notifier POSTs for the example's event alarm (aodh/notifier/__init__.py)."""
-    return {
-        "alarm_id": alarm_id, "alarm_name": "server_error_alarm", "severity": "low",
-        "previous": "ok", "current": "alarm", "reason": "Event hits the query",
-        "reason_data": {"type": "event", "event": {
-            "message_id": "m-1", "event_type": "compute.instance.update",
-            "generated": "2026-12-03T00:00:00", "raw": {},
-            "traits": [["instance_id", 1, server_id], ["state", 1, "error"],
-                       ["old_state", 1, "active"]]}},
-    }
 
 
 def wait_executions(api, since, workflow, count, stack_id, timeout=300):
@@ -82,7 +62,7 @@ def test_fifty_alarm_posts_for_one_failed_server(load, conn, admin_conn, stacks,
               replaced=1, quiet=QUIET) as run:
         run.watch(groups=[group.watched()])
         admin_conn.compute.reset_server_state(group.server, "error")  # Aodh fires too
-        body = aodh_body(alarm_id, group.server)
+        body = aodh_alarm_body(alarm_id, group.server)
 
         def post(i):
             time.sleep(i * 0.2)

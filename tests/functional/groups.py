@@ -222,3 +222,26 @@ def create_pair(conn, stacks, volume_count=1, heal_on_alarm=False, active="serve
     for volume_id in volume_ids:  # in-use on the active right after CREATE_COMPLETE
         assert volume_servers(conn, volume_id) == ("in-use", [servers[active]]), volume_id
     return body, servers, volume_ids
+
+
+def alarm_url(conn, stack_body):
+    """The alarm_url of an example's ``heal`` workflow (what its Aodh alarm POSTs to)."""
+    url = "/stacks/%s/%s/resources/heal" % (stack_body["stack_name"], stack_body["id"])
+    resp = conn.orchestration.get(url, params={"with_attr": "alarm_url"})
+    assert resp.status_code == 200, resp.text
+    return resp.json()["resource"]["attributes"]["alarm_url"]
+
+
+def aodh_alarm_body(alarm_id, server_id, previous="ok", current="alarm"):
+    """The body aodh-notifier POSTs for the examples' event alarm on
+    compute.instance.update (aodh/notifier/__init__.py)."""
+    return {
+        "alarm_id": alarm_id, "alarm_name": "server_error_alarm", "severity": "low",
+        "previous": previous, "current": current,
+        "reason": "Event <id=ev-1,event_type=compute.instance.update> hits the query.",
+        "reason_data": {"type": "event", "event": {
+            "message_id": "ev-1", "event_type": "compute.instance.update",
+            "generated": "2026-11-24T00:00:00", "raw": {},
+            "traits": [["instance_id", 1, server_id], ["state", 1, "error"],
+                       ["old_state", 1, "active"]]}},
+    }

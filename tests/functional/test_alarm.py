@@ -13,6 +13,8 @@ import requests
 from devcloud_fixtures import mistral_since
 from groups import (
     AttachmentWatcher,
+    alarm_url,
+    aodh_alarm_body,
     changed,
     create_pair,
     example,
@@ -77,13 +79,6 @@ def post_alarm(url, payload):
     """POST ``payload`` to a stack's alarm_url, as Aodh's http notifier does."""
     resp = requests.post(url, json=payload, timeout=30)
     assert resp.status_code == 200, resp.text
-
-
-def alarm_url(conn, stack_body):
-    url = "/stacks/%s/%s/resources/heal" % (stack_body["stack_name"], stack_body["id"])
-    resp = conn.orchestration.get(url, params={"with_attr": "alarm_url"})
-    assert resp.status_code == 200, resp.text
-    return resp.json()["resource"]["attributes"]["alarm_url"]
 
 
 def test_server_in_error_fires_the_alarm_and_the_member_is_replaced(
@@ -153,20 +148,6 @@ def test_active_server_in_error_fails_the_pair_over(conn, admin_conn, mistral, s
     assert stack(conn, body["id"])["updated_time"] == healed["updated_time"]
 
 
-def alarm_payload(alarm_id, server_id, previous="ok", current="alarm"):
-    """The body Aodh's notifier sends for an event alarm on compute.instance.update."""
-    return {
-        "alarm_id": alarm_id, "alarm_name": "server_error_alarm", "severity": "low",
-        "previous": previous, "current": current,
-        "reason": "Event <id=ev-1,event_type=compute.instance.update> hits the query.",
-        "reason_data": {"type": "event", "event": {
-            "message_id": "ev-1", "event_type": "compute.instance.update",
-            "generated": "2026-11-24T00:00:00", "raw": {},
-            "traits": [["instance_id", 1, server_id], ["state", 1, "error"],
-                       ["old_state", 1, "active"]]}},
-    }
-
-
 def asg_with_alarm(conn, stacks, heal_options=None):
     """The example with its alarm only (these tests read the alarm's runs): no loop."""
     template, files = example("asg_with_alarm.yaml", "member_server.yaml")
@@ -195,9 +176,9 @@ def test_alarm_back_to_ok_and_foreign_bodies_change_nothing(conn, mistral, stack
     # A body that is not Aodh's (unknown keys): heat-engine starts no execution.
     post_alarm(url, {"event": "server down", "server": server})
     # Aodh's own body for alarm -> ok names the server, but heals nothing.
-    post_alarm(url, alarm_payload(aid, server, previous="alarm", current="ok"))
+    post_alarm(url, aodh_alarm_body(aid, server, previous="alarm", current="ok"))
     # Aodh's keys, but not an alarm notification: a clear error, nothing changed.
-    post_alarm(url, dict(alarm_payload(aid, server), reason_data="server down"))
+    post_alarm(url, dict(aodh_alarm_body(aid, server), reason_data="server down"))
 
     found = wait_for_execution(mistral, since, count=2)
     runs = finish_all(mistral, since)
@@ -220,7 +201,7 @@ def test_an_alarm_about_a_server_of_no_member_is_ignored(conn, mistral, stacks, 
     foreign = next(iter(members(conn, other["id"]).values()))["servers"][0]
     since = mistral_since()
 
-    post_alarm(alarm_url(conn, body), alarm_payload(alarm_id(conn, body), foreign))
+    post_alarm(alarm_url(conn, body), aodh_alarm_body(alarm_id(conn, body), foreign))
     run = wait_for_execution(mistral, since)[0]
     execution, output = mistral.wait(run["ID"], timeout=300)
     assert execution["State"] == "SUCCESS", execution["State info"]
@@ -242,7 +223,7 @@ def test_a_member_that_keeps_failing_ends_flapping_and_is_left_alone(conn, mistr
     for _ in range(3):
         current = members(conn, body["id"])
         since = mistral_since()
-        post_alarm(url, alarm_payload(aid, current[victim]["servers"][0]))
+        post_alarm(url, aodh_alarm_body(aid, current[victim]["servers"][0]))
         run = wait_for_execution(mistral, since)[0]
         execution, output = mistral.wait(run["ID"], timeout=600)
         assert execution["State"] == "SUCCESS", execution["State info"]
@@ -270,7 +251,7 @@ BAD_CONFIGURATIONS = [
 def test_bad_configuration_fails_clearly_and_changes_nothing(conn, mistral, stacks,
                                                              pack_workflows):
     body, before = asg_with_alarm(conn, stacks)
-    payload = alarm_payload(alarm_id(conn, body), before[sorted(before)[0]]["servers"][0])
+    payload = aodh_alarm_body(alarm_id(conn, body), before[sorted(before)[0]]["servers"][0])
     for config, message in BAD_CONFIGURATIONS:
         execution, output = mistral.execute(WORKFLOW, {**payload, "stack": body["id"], **config})
         assert execution["State"] == "ERROR", config

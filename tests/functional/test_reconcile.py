@@ -6,8 +6,21 @@ import json
 import time
 
 import pytest
+import requests
+import yaml
 from devcloud_fixtures import mistral_since
-from groups import changed, create_pair, example, members, server_status, stack, volume_servers
+from groups import (
+    alarm_url,
+    aodh_alarm_body,
+    changed,
+    create_pair,
+    example,
+    members,
+    patch_and_wait,
+    server_status,
+    stack,
+    volume_servers,
+)
 
 pytestmark = pytest.mark.functional
 RECONCILE = "ha.v1.reconcile"
@@ -183,3 +196,76 @@ def test_a_paused_stack_is_left_alone_by_the_alarm_and_the_loop_until_resumed(
     run = wait_for_loop(mistral_api, body["id"], since, "started")
     assert the_heal(mistral_api, run, "ha.v1.replace_member")["status"] == "replaced"
     assert changed(before, members(conn, body["id"])) == [victim]
+
+
+# A member whose creation takes this long (an OS::Heat::TestResource in the member, as a
+# software deployment or a wait condition would): longer than the loop's stale_after (120 s)
+# and than the 60 s after which update_stack looks for a dead traversal.
+SLOW_MEMBER_S = 150
+
+
+def slow_member_example():
+    """examples/asg_with_alarm.yaml with the alarm's workflow and the loop, but no Aodh
+    alarm (the test POSTs the alarm itself: no other test's server can fire it), and
+    members whose creation waits ``member_build_s`` (a stack parameter, 0 at first)."""
+    text, files = example("asg_with_alarm.yaml", "member_server.yaml")
+    root, member = yaml.safe_load(text), yaml.safe_load(files["member_server.yaml"])
+    for template in (root, member):
+        template["heat_template_version"] = str(template["heat_template_version"])
+    del root["resources"]["server_error_alarm"]
+    root["parameters"]["member_build_s"] = {"type": "number", "default": 0}
+    root["resources"]["group"]["properties"]["resource"]["properties"]["build_s"] = {
+        "get_param": "member_build_s"}
+    member["parameters"]["build_s"] = {"type": "number", "default": 0}
+    member["resources"]["build"] = {
+        "type": "OS::Heat::TestResource", "depends_on": "server", "properties": {
+            "action_wait_secs": {"create": {"get_param": "build_s"}, "update": 0,
+                                 "delete": 0}}}
+    return yaml.safe_dump(root), {"member_server.yaml": yaml.safe_dump(member)}
+
+
+def test_a_slow_but_live_heal_is_never_patched_over_nor_ended_by_the_loop(
+        conn, admin_conn, mistral_api, stacks, pack_workflows):
+    """The alarm's run (on_alarm under the example's workflow, replace_member under it)
+    waits 150 s for the new member while the loop looks every minute: the loop leaves it
+    to Heat and to the run (its progress is in the sub-workflows' tasks), and update_stack
+    sees a live traversal (a resource still in progress after the server settled) and never
+    PATCHes again."""
+    template, files = slow_member_example()
+    body = stacks.create(template, parameters={"size": 2}, files=files)  # the loop is on
+    patch_and_wait(conn, body, {"member_build_s": SLOW_MEMBER_S})  # members updated in place
+    before = members(conn, body["id"])
+    victim = sorted(before)[0]
+    server = before[victim]["servers"][0]
+    since = mistral_since()
+    admin_conn.compute.reset_server_state(server, "error")
+    resp = requests.post(alarm_url(conn, body), json=aodh_alarm_body("a-1", server), timeout=30)
+    assert resp.status_code == 200, resp.text
+
+    deadline = time.time() + 60
+    while not mistral_api.stack_runs("ha.v1.on_alarm", since, body["id"]):
+        assert time.time() < deadline, "the alarm_url POST started no on_alarm run"
+        time.sleep(1)
+    alarm = mistral_api.stack_runs("ha.v1.on_alarm", since, body["id"])[0]
+    ended = mistral_api.wait_ended(alarm["id"], timeout=SLOW_MEMBER_S + 300)
+    assert ended["state"] == "SUCCESS", ended.get("state_info")
+    report = ended["output"]["report"]
+    assert report["status"] == "replaced", report
+    assert report["result"]["duration_s"] >= SLOW_MEMBER_S - 5, report  # it waited
+    after = members(conn, body["id"])
+    assert changed(before, after) == [victim]
+    assert server_status(conn, after[victim]["servers"][0]) == "ACTIVE"
+
+    # One PATCH: update_stack never resumed the live update.
+    tasks = mistral_api.tasks(ended["root_execution_id"])
+    assert [t["name"] for t in tasks if t["name"] == "resume"] == [], [
+        (t["name"], t["state"]) for t in tasks]
+    assert [t["state"] for t in tasks if t["name"] == "wait"] == ["SUCCESS"], tasks
+    # The loop looked while the run worked (at least twice in 150 s), left the stack to Heat
+    # or to the run, ended nothing and started nothing.
+    looks = loop_runs(mistral_api, body["id"], since)
+    assert len(looks) >= 2, looks
+    for look in looks:
+        assert look["state"] == "SUCCESS", look.get("state_info")
+        assert look["report"]["status"] in ("left_to_heat", "left_to_run", "healthy"), look
+        assert look["report"]["lost"] == [] and look["report"]["started"] is None, look
