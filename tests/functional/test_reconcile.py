@@ -199,20 +199,25 @@ def test_a_paused_stack_is_left_alone_by_the_alarm_and_the_loop_until_resumed(
 
 
 # A member whose creation takes this long (an OS::Heat::TestResource in the member, as a
-# software deployment or a wait condition would): longer than the loop's stale_after (120 s)
-# and than the 60 s after which update_stack looks for a dead traversal.
+# software deployment or a wait condition would): longer than the 60 s after which
+# update_stack looks for a dead traversal, and than the loop's stale_after here, so that
+# at least one look comes when the alarm's own tasks have been quiet for longer.
 SLOW_MEMBER_S = 150
+LOOP_STALE_AFTER_S = 60
 
 
 def slow_member_example():
     """examples/asg_with_alarm.yaml with the alarm's workflow and the loop, but no Aodh
     alarm (the test POSTs the alarm itself: no other test's server can fire it), and
-    members whose creation waits ``member_build_s`` (a stack parameter, 0 at first)."""
+    members whose creation waits ``member_build_s`` (a stack parameter, 0 at first); its
+    loop's stale_after is LOOP_STALE_AFTER_S."""
     text, files = example("asg_with_alarm.yaml", "member_server.yaml")
     root, member = yaml.safe_load(text), yaml.safe_load(files["member_server.yaml"])
     for template in (root, member):
         template["heat_template_version"] = str(template["heat_template_version"])
     del root["resources"]["server_error_alarm"]
+    root["resources"]["reconcile"]["properties"]["workflow"]["input"]["stale_after"] = \
+        LOOP_STALE_AFTER_S
     root["parameters"]["member_build_s"] = {"type": "number", "default": 0}
     root["resources"]["group"]["properties"]["resource"]["properties"]["build_s"] = {
         "get_param": "member_build_s"}
@@ -237,6 +242,11 @@ def test_a_slow_but_live_heal_is_never_patched_over_nor_ended_by_the_loop(
     before = members(conn, body["id"])
     victim = sorted(before)[0]
     server = before[victim]["servers"][0]
+    # The alarm's run must be the heal (not a look of the loop that came first): the
+    # failure comes just after a look, which Mistral runs at each whole minute.
+    into_minute = time.time() % 60
+    if not 8 <= into_minute <= 40:
+        time.sleep((68 - into_minute) % 60)
     since = mistral_since()
     admin_conn.compute.reset_server_state(server, "error")
     resp = requests.post(alarm_url(conn, body), json=aodh_alarm_body("a-1", server), timeout=30)
