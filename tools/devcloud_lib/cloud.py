@@ -360,21 +360,33 @@ def _file_hash(*paths):
     return h.hexdigest()
 
 
+def _uv(state):
+    """uv (PyPI's package installer in Rust), in a venv of its own under ``state``: it
+    installs the services' few hundred packages several times faster than pip."""
+    uv = os.path.join(state, "uv-venv", "bin", "uv")
+    if not os.path.exists(uv):
+        run([sys.executable, "-m", "venv", os.path.dirname(os.path.dirname(uv))],
+            what="python -m venv (uv)")
+        run([os.path.join(os.path.dirname(uv), "pip"), "install", "-q",
+             "--disable-pip-version-check", "uv"], what="pip install uv")
+    return uv
+
+
 def _ensure_venv(venv, constraints, packages, what):
     """A venv holding packages pinned by constraints; reinstalled when either file changes."""
     marker = os.path.join(venv, ".devcloud-requirements")
     want = _file_hash(constraints, *[p for p in packages if os.path.isfile(p)]) + repr(packages)
     if os.path.exists(marker) and open(marker).read() == want:
         return False
-    log("installing %s into %s (pip, about a minute)" % (what, venv))
+    log("installing %s into %s (uv pip, about half a minute)" % (what, venv))
     python = os.path.join(venv, "bin", "python")
     if not os.path.exists(python):
         run([sys.executable, "-m", "venv", venv], what="python -m venv")
     args = []
     for p in packages:
         args += ["-r", p] if os.path.isfile(p) else [p]
-    run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check", "-c", constraints]
-        + args, what="pip install (%s)" % what)
+    run([_uv(os.path.dirname(venv)), "pip", "install", "-q", "--python", python,
+         "-c", constraints] + args, what="uv pip install (%s)" % what)
     with open(marker, "w") as f:
         f.write(want)
     return True
