@@ -5,83 +5,24 @@ stack, the concurrency guard, the cooldown and the flapping limit decide exactly
 empty project.
 
 The 2,100 executions are copies, in Mistral's own database, of a real execution of this
-stack (a run that changed nothing), made in a second: through the engine they would cost
-the suite minutes. Mistral's API serves them like any other; they are deleted afterwards.
+stack (a run that changed nothing), made in a second (mistral_seed.py): through the engine
+they would cost the suite minutes. Mistral's API serves them like any other; they are
+deleted afterwards. tools/benchmark's case busy measures a heal's time with the same load.
 """
 
 import concurrent.futures
-import configparser
-import os
-import subprocess
-import uuid
 
 import pytest
-from devcloud_fixtures import STATE
 from groups import changed, example, members
+from mistral_seed import Seeds
 
 pytestmark = pytest.mark.functional
 WORKFLOW = "ha.v1.replace_member"
-COLUMNS = ("created_at, updated_at, scope, project_id, id, name, description, workflow_name, "
-           "workflow_id, spec, state, state_info, tags, runtime_context, accepted, input, "
-           "output, params, context, task_execution_id, workflow_namespace, root_execution_id")
-
-
-def mistral_sql(statement):
-    """Run ``statement`` on the devcloud's Mistral database (its own configuration's
-    credentials, never printed)."""
-    conf = configparser.ConfigParser(interpolation=None)
-    conf.read(os.path.join(STATE, "etc", "mistral", "mistral.conf"))
-    url = conf["database"]["connection"].split("://", 1)[1]
-    user_password, host_db = url.split("@", 1)
-    user, password = user_password.split(":", 1)
-    host, db = host_db.split("?", 1)[0].split("/", 1)
-    proc = subprocess.run(["mysql", "-h", host, "-u", user, db, "-e", statement],
-                          env=dict(os.environ, MYSQL_PWD=password), capture_output=True,
-                          text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
-
-
-def copies(template_id, count, tag, updated_at, state=None, workflow=None, stack=None):
-    """INSERT ``count`` copies of execution ``template_id`` (new ids, description ``tag``),
-    ended at ``updated_at`` (SQL, per copy number ``seq``); ``state`` / ``workflow``:
-    changed; ``stack``: an SQL expression for the stack the copy's input names."""
-    values = COLUMNS.replace("updated_at,", "%s," % updated_at, 1)
-    values = values.replace("created_at,", "%s," % updated_at, 1)
-    values = values.replace(" id,", " UUID(),", 1).replace("description", "'%s'" % tag, 1)
-    if state:
-        values = values.replace(" state,", " '%s'," % state, 1)
-    if workflow:
-        values = values.replace("workflow_name", "'%s'" % workflow, 1)
-    if stack:
-        values = values.replace(" input,", " REPLACE(input, project_stack, %s)," % stack, 1)
-    return ("INSERT INTO workflow_executions_v2 (%s) SELECT %s FROM workflow_executions_v2 "
-            "JOIN seq_1_to_%d JOIN (SELECT JSON_VALUE(input, '$.stack') AS project_stack "
-            "FROM workflow_executions_v2 WHERE id = '%s') AS t WHERE id = '%s'"
-            % (COLUMNS, values, count, template_id, template_id))
-
-
-class Seeds:
-    """Copies of executions in Mistral's database, all with one description."""
-
-    def __init__(self):
-        self.tag = "ft-seed-%s" % uuid.uuid4().hex[:8]
-
-    def __call__(self, *args, **kwargs):
-        mistral_sql(copies(*args, tag=self.tag, **kwargs))
-
-    def count(self, state):
-        return int(mistral_sql(
-            "SELECT COUNT(*) FROM workflow_executions_v2 WHERE description = '%s' AND "
-            "state = '%s'" % (self.tag, state)).split()[-1])
-
-    def delete(self):
-        mistral_sql("DELETE FROM workflow_executions_v2 WHERE description = '%s'" % self.tag)
 
 
 @pytest.fixture
 def seeded():
-    """Seeds; every copy deleted after the test."""
+    """Seeds (mistral_seed.py); every copy deleted after the test."""
     seeds = Seeds()
     yield seeds
     seeds.delete()

@@ -279,3 +279,53 @@ def test_a_slow_but_live_heal_is_never_patched_over_nor_ended_by_the_loop(
         assert look["state"] == "SUCCESS", look.get("state_info")
         assert look["report"]["status"] in ("left_to_heat", "left_to_run", "healthy"), look
         assert look["report"]["lost"] == [] and look["report"]["started"] is None, look
+
+
+def wait_for_loop_finding(mistral_api, stack_id, since, member, timeout=LOOP_PATIENCE_S):
+    """The first loop run since ``since`` that found ``member`` failed and started a heal."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for run in loop_runs(mistral_api, stack_id, since):
+            found = " ".join(run["report"].get("found") or [])
+            if run["report"].get("status") == "started" and member in found:
+                return run
+        time.sleep(2)
+    raise AssertionError("no look since %s found %s failed" % (since, member))
+
+
+def test_the_loops_heals_keep_the_cooldown_and_the_flapping_limit(
+        conn, admin_conn, mistral_api, stacks, pack_workflows):
+    """The example's heal_options reach every heal the loop starts: within the cooldown a
+    second member's heal holds, and a member healed max_heals times is left alone; neither
+    changes anything (the loop starts the heal each look, the heal's own guard holds)."""
+    template, files = slow_member_example()
+    # count 2: a heal takes every failed member (up to two), so the third look's heal
+    # selects the member healed before as well as the one still failed.
+    limits = {"cooldown": 600, "max_heals": 1, "count": 2}
+    body = stacks.create(template, files=files, parameters={
+        "size": 3, "heal_options": json.dumps(limits)})
+    before = members(conn, body["id"])
+    first, second = sorted(before)[:2]
+    since = mistral_since()
+    admin_conn.compute.reset_server_state(before[first]["servers"][0], "error")
+    healed = the_heal(mistral_api, wait_for_loop_finding(mistral_api, body["id"], since, first),
+                      "ha.v1.replace_member")
+    assert [r["name"] for r in healed["replaced"]] == [first], healed
+    mid = members(conn, body["id"])
+
+    # Another member fails within the cooldown: the heal the loop starts holds.
+    since = mistral_since()
+    admin_conn.compute.reset_server_state(mid[second]["servers"][0], "error")
+    held = the_heal(mistral_api, wait_for_loop_finding(mistral_api, body["id"], since, second),
+                    "ha.v1.replace_member")
+    assert held["status"] == "cooldown", held
+    assert held["last_heal"]["id"] == healed["execution_id"], held
+
+    # The healed member fails again: flapping (it was healed max_heals times).
+    since = mistral_since()
+    admin_conn.compute.reset_server_state(mid[first]["servers"][0], "error")
+    held = the_heal(mistral_api, wait_for_loop_finding(mistral_api, body["id"], since, first),
+                    "ha.v1.replace_member")
+    assert held["status"] == "flapping", held
+    assert held["heals_in_window"][first] == [healed["execution_id"]], held
+    assert changed(mid, members(conn, body["id"])) == []
