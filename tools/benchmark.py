@@ -15,6 +15,11 @@ parallel  --parallel groups of 3 failing at once, against one group alone (repla
 loop      ha.v1.reconcile on healthy stacks (groups of --sizes, a pair): seconds per look
           (start to SUCCESS, polled every 0.25 s) and the API calls its report counts;
           every look must end 'healthy' and start nothing.
+busy      replace_member on a group of 3 with Mistral quiet and busy, alternating round by
+          round on the same stack: busy = 2,000 ended replace_member executions of other
+          stacks and 100 RUNNING executions of another workflow naming this one, copied
+          in Mistral's database (tests/functional/mistral_seed.py) and deleted after the
+          round. The guards page through all of them; ha/raw must not grow by over 10 %.
 alarm     ha.v1.on_alarm from a real Aodh event alarm (examples/asg_with_alarm.yaml, the
           server put in ERROR): alarm to execution start, to healed, to reported.
 
@@ -46,6 +51,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import bench_cloud as bc
 import openstack
+
+sys.path.insert(0, os.path.join(bc.REPO, "tests", "functional"))
+import mistral_seed  # noqa: E402 - tests/functional's seeding, shared with its volume test
 
 HISTORY_OFF = {"cooldown": 0, "max_heals": 1000}
 
@@ -141,6 +149,40 @@ def replace_case(bench, size, rounds):
                       lambda approach: bench.heal_member(approach, body, group))
     bench.cleanup()
     return rows
+
+
+BUSY = "replace size 3, busy Mistral"
+QUIET = "replace size 3, quiet Mistral"
+
+
+def newest_heal():
+    """The newest ended replace_member execution in Mistral (the model of the copies)."""
+    return mistral_seed.mistral_sql(
+        "SELECT id FROM workflow_executions_v2 WHERE workflow_name = 'ha.v1.replace_member' "
+        "AND state = 'SUCCESS' ORDER BY updated_at DESC LIMIT 1").split()[-1]
+
+
+def busy_case(bench, rounds):
+    """[(QUIET, rows), (BUSY, rows)]: each round heals quiet, then busy (see the module
+    docstring), on the same stack."""
+    body = bench.create(bc.create_groups, ["bench-busy"], 3)[0]
+    group = bc.group_stack(bench.watcher, body)
+    quiet, busy = {"raw": [], "ha": []}, {"raw": [], "ha": []}
+    for index in range(rounds):
+        for approach, row in zip(("raw", "ha"), (bench.heal_member(a, body, group)
+                                                 for a in ("raw", "ha"))):
+            quiet[approach].append(row)
+        seeds = mistral_seed.Seeds()
+        try:
+            mistral_seed.busy_project(seeds, newest_heal())
+            for approach in ("raw", "ha"):
+                busy[approach].append(bench.heal_member(approach, body, group))
+        finally:
+            seeds.delete()
+        print("benchmark: busy round %d: ha healed %.1f s quiet, %.1f s busy" % (
+            index, quiet["ha"][-1]["healed_s"], busy["ha"][-1]["healed_s"]), flush=True)
+    bench.cleanup()
+    return [(QUIET, quiet), (BUSY, busy)]
 
 
 def failover_case(bench, rounds):
@@ -281,6 +323,17 @@ def report(results, alarm, args, loop=()):
             lines.append("%s / one alone: raw %.2f, ha healed %.2f, ha reported %.2f" % (
                 case, *(median(rows[a], k) / median(alone[a], k) for a, k in (
                     ("raw", "healed_s"), ("ha", "healed_s"), ("ha", "reported_s")))))
+    if BUSY in singles:
+        busy, quiet = singles[BUSY], singles[QUIET]
+        lines.append(
+            "busy Mistral / quiet (same stack, alternating): ha healed %.2f, ha reported "
+            "%.2f; raw healed %.2f (raw never reads Mistral: its change is the machine's "
+            "noise); ha/raw healed %.2f -> %.2f" % (
+                median(busy["ha"], "healed_s") / median(quiet["ha"], "healed_s"),
+                median(busy["ha"], "reported_s") / median(quiet["ha"], "reported_s"),
+                median(busy["raw"], "healed_s") / median(quiet["raw"], "healed_s"),
+                median(quiet["ha"], "healed_s") / median(quiet["raw"], "healed_s"),
+                median(busy["ha"], "healed_s") / median(busy["raw"], "healed_s")))
     if loop:
         lines += ["", "ha.v1.reconcile on a healthy stack (start to SUCCESS; API calls the "
                   "look made, Mistral's included), median of %d looks:" % args.rounds]
@@ -326,6 +379,8 @@ def main():
             except (Exception, SystemExit) as exc:  # noqa: BLE001 - the other cases still run
                 print("benchmark: %s failed: %s" % (name, exc), flush=True)
                 bench.cleanup()
+        if "busy" in chosen:
+            results += busy_case(bench, args.rounds)
         if "loop" in chosen:
             loop = loop_case(bench, [int(s) for s in args.sizes.split(",")], args.rounds)
         if "alarm" in chosen:

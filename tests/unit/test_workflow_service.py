@@ -195,7 +195,7 @@ def test_heal_history_reads_the_ended_runs_of_the_workflow_with_their_reports():
     assert query["workflow_name"] == ["ha.v1.replace_member"]
     assert query["updated_at"] == ["gte:2026-12-03 08:00:00"]
     assert query["state"] == ["in:success,error"]  # requests_mock lower-cases the query
-    assert query["include_output"] == ["true"]
+    assert query["fields"] == ["id,state,updated_at,input,output"]  # outputs in, cheaply
     assert query["sort_keys"] == ["updated_at,id"] and query["sort_dirs"] == ["desc,desc"]
 
 
