@@ -405,11 +405,32 @@ class FaultRun:
         return self.api.get("/%s" % what, created_at="gte:%s" % self.since, limit=1000,
                             **params)[what]
 
+    def _refs(self):
+        """Every name of the row's stacks (ids and names): how its executions name them."""
+        from groups import stack
+
+        refs = set(self.stack_ids)
+        for stack_id in self.stack_ids:
+            refs.add(stack(self.conn, stack_id)["stack_name"])
+        return refs
+
+    def _mine(self, executions, refs):
+        """The row's executions among ``executions``: those it started, those whose input
+        names one of its stacks, and the workflows they run under (an alarm's on_alarm
+        under the example's workflow). Tests beside this one start their own."""
+        mine = {e["id"] for e in executions if e["id"] in self.executions or any(
+            ref in (e.get("input") or "") for ref in refs)}
+        mine |= {e["root_execution_id"] for e in executions
+                 if e["id"] in mine and e.get("root_execution_id")}
+        return [e for e in executions if e["id"] in mine]
+
     def _all_finished(self, timeout=240):
-        """Every execution created during the test ends (bounded); names those that don't."""
+        """Every execution of the row created during the test ends (bounded); names those
+        that don't."""
         deadline = time.time() + timeout
+        refs = self._refs()
         while True:
-            running = [e["id"] for e in self._created_since("executions")
+            running = [e["id"] for e in self._mine(self._created_since("executions"), refs)
                        if e["state"] not in self.api.TERMINAL]
             if not running or time.time() > deadline:
                 break
