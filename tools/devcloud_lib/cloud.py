@@ -385,8 +385,10 @@ def _ensure_venv(venv, constraints, packages, what):
     args = []
     for p in packages:
         args += ["-r", p] if os.path.isfile(p) else [p]
-    run([_uv(os.path.dirname(venv)), "pip", "install", "-q", "--python", python,
-         "-c", constraints] + args, what="uv pip install (%s)" % what)
+    # --compile-bytecode: as pip does, so that no service start (and the fault suite
+    # restarts them dozens of times) compiles its modules again.
+    run([_uv(os.path.dirname(venv)), "pip", "install", "-q", "--compile-bytecode",
+         "--python", python, "-c", constraints] + args, what="uv pip install (%s)" % what)
     with open(marker, "w") as f:
         f.write(want)
     return True
