@@ -430,7 +430,9 @@ def load_secrets(lay):
         with open(path) as f:
             values = json.load(f)
     else:
-        values = {k: pysecrets.token_urlsafe(18) for k in
+        # Hex: a urlsafe secret may start with '-' (1 in 32), which keystone-manage
+        # bootstrap and other command lines then read as an option (seen: the demo failed).
+        values = {k: pysecrets.token_hex(18) for k in
                   ("db_password", "service_password", "admin_password", "demo_password")}
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
