@@ -384,12 +384,16 @@ def traversal_dead(leaves, servers, quiet_s, now, dead_after=DEAD_AFTER_S):
     """True when no heat-engine works on the update any more (pure): no Heat event for
     ``dead_after`` s, and every resource in progress (``leaves``: {type, physical_id,
     action}) is a server Nova settled (``servers``: {id: (status, updated epoch)})
-    ``dead_after`` s ago or more, or a deleted one, or nothing is in progress at all. A
-    resource of another kind in progress (its own wait) or a server Nova is still
-    building keeps the update live: only ``stall_timeout`` then ends the wait."""
+    ``dead_after`` s ago or more, or a deleted one, or one with no physical id yet (the
+    engine died in the call that creates it: a nested stack or a server a live engine
+    gets an id for in seconds), or nothing is in progress at all. A resource of another
+    kind with an id (its own wait) or a server Nova is still building keeps the update
+    live: only ``stall_timeout`` then ends the wait."""
     if quiet_s < dead_after:
         return False
     for leaf in leaves:
+        if not leaf["physical_id"]:
+            continue
         status, updated = servers.get(leaf["physical_id"], (None, None)) \
             if leaf["type"] in SERVER_TYPES else (None, None)
         if status == "NOT_FOUND" and leaf["action"] == "DELETE":

@@ -428,6 +428,10 @@ class TestChanges:
         assert orch.traversal_dead([leaf()], {"s": ("ACTIVE", now - 30)}, 70, now) is False
         assert orch.traversal_dead([leaf()], {"s": ("BUILD", ago)}, 70, now) is False
         assert orch.traversal_dead([leaf("OS::Heat::TestResource")], {}, 70, now) is False
+        # the engine died in the call creating it (seen in CI: a member's nested stack)
+        assert orch.traversal_dead([leaf("member_server.yaml", pid="")], {}, 70, now) is True
+        assert orch.traversal_dead([leaf(pid=None)], {}, 70, now) is True
+        assert orch.traversal_dead([leaf(pid=None)], {}, 59, now) is False
         assert orch.traversal_dead([leaf(action="DELETE")], {"s": ("NOT_FOUND", None)}, 70,
                                    now) is True
         assert orch.traversal_dead([], {}, 70, now) is True
