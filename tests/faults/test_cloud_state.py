@@ -16,8 +16,9 @@ from scenarios import FAILOVER, REPLACE, BrokenGroup, Pair, wait_stack_status
 
 # Someone else's update: long enough to see that the heal waits it out, never PATCHes over.
 SLOW_UPDATE_S = 30
-# ... and long enough for a 60 s token to expire while the heal waits.
-SLOWER_THAN_A_TOKEN_S = 90
+# ... and long enough for a TOKEN_S token to expire while the heal waits.
+TOKEN_S = 30
+SLOWER_THAN_A_TOKEN_S = 55
 
 
 def slow_group_template(seconds):
@@ -89,6 +90,7 @@ def no_compute_room(admin_conn):
 
 # --- replace_member -----------------------------------------------------------------------
 
+@pytest.mark.long(seconds=50)
 @pytest.mark.beside
 def test_stack_updated_by_someone_else_when_the_heal_starts(fault, conn, admin_conn, stacks):
     group = SlowGroup(conn, admin_conn, stacks)
@@ -102,6 +104,7 @@ def test_stack_updated_by_someone_else_when_the_heal_starts(fault, conn, admin_c
         assert report["duration_s"] >= SLOW_UPDATE_S - 5  # it waited, it did not PATCH over
 
 
+@pytest.mark.long(seconds=110)
 @pytest.mark.beside
 def test_stack_already_update_failed(fault, conn, admin_conn, stacks, no_compute_room):
     group = BrokenGroup(conn, admin_conn, stacks, flavor=no_compute_room.name)
@@ -152,6 +155,7 @@ def test_member_deleted_outside_heat(fault, conn, admin_conn, stacks):
         group.assert_healed(report)
 
 
+@pytest.mark.long(seconds=100)
 @pytest.mark.beside
 def test_the_replacement_server_goes_to_error(fault, conn, admin_conn, stacks, no_compute_room):
     group = BrokenGroup(conn, admin_conn, stacks, flavor=no_compute_room.name)
@@ -185,16 +189,16 @@ def test_group_at_min_size(fault, conn, admin_conn, stacks):
 
 @pytest.fixture
 def short_tokens():
-    """Keystone issues tokens valid for 60 s while the test runs; 'up' restores its
+    """Keystone issues tokens valid for TOKEN_S while the test runs; 'up' restores its
     configuration (and restarts it) afterwards."""
     path = os.path.join(STATE, "etc", "keystone", "keystone.conf")
     conf = configparser.RawConfigParser()
     conf.read(path)
-    conf.set("token", "expiration", "60")
+    conf.set("token", "expiration", str(TOKEN_S))
     with open(path, "w") as f:
         conf.write(f)
     devcloud_command("restart", "keystone")
-    yield 60
+    yield TOKEN_S
     devcloud_command("up")
 
 
@@ -202,7 +206,8 @@ def short_tokens():
 def test_the_callers_token_expires_mid_run(fault, conn, admin_conn, stacks, short_tokens):
     group = SlowGroup(conn, admin_conn, stacks, seconds=SLOWER_THAN_A_TOKEN_S)
     short_lived = MistralAPI(openstack.connect(cloud=MEMBER))
-    with fault("the caller's token expires mid-run (60 s tokens)", FAILED_WITH_REASON) as run:
+    with fault("the caller's token expires mid-run (%d s tokens)" % short_tokens,
+               FAILED_WITH_REASON) as run:
         run.watch(groups=[group.watched()])
         run.inject("before the heal starts (an update the heal waits for)",
                    group.start_someone_elses_update)

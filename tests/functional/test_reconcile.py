@@ -62,6 +62,7 @@ def the_heal(mistral_api, loop_run, workflow):
     return heal["output"]["report"]
 
 
+@pytest.mark.long(seconds=110)
 def test_watch_heals_a_failed_member_with_no_run_started_by_the_test(
         conn, admin_conn, osc, mistral_api, stacks, pack_workflows):
     template, files = example("asg_of_servers.yaml", "member_server.yaml")
@@ -95,6 +96,7 @@ def test_watch_heals_a_failed_member_with_no_run_started_by_the_test(
     assert body["id"] not in [r["stack"] for r in osc.json("ha", "watch", "list")]
 
 
+@pytest.mark.long(seconds=65)
 def test_the_examples_loop_fails_the_pair_over_when_no_alarm_came(
         conn, admin_conn, mistral_api, stacks, pack_workflows):
     body, servers, volume_ids = create_pair(conn, stacks, reconcile_minutes=1)
@@ -152,6 +154,7 @@ def test_bad_watch_requests_fail_clearly_and_change_nothing(osc, mistral, stacks
     assert "stale_after must be a number of seconds > 0" in execution["State info"]
 
 
+@pytest.mark.long(seconds=130)
 def test_a_paused_stack_is_left_alone_by_the_alarm_and_the_loop_until_resumed(
         conn, admin_conn, osc, mistral_api, stacks, pack_workflows):
     template, files = example("asg_with_alarm.yaml", "member_server.yaml")
@@ -229,6 +232,7 @@ def slow_member_example():
     return yaml.safe_dump(root), {"member_server.yaml": yaml.safe_dump(member)}
 
 
+@pytest.mark.long(seconds=205)
 def test_a_slow_but_live_heal_is_never_patched_over_nor_ended_by_the_loop(
         conn, admin_conn, mistral_api, stacks, pack_workflows):
     """The alarm's run (on_alarm under the example's workflow, replace_member under it)
@@ -293,6 +297,7 @@ def wait_for_loop_finding(mistral_api, stack_id, since, member, timeout=LOOP_PAT
     raise AssertionError("no look since %s found %s failed" % (since, member))
 
 
+@pytest.mark.long(seconds=190)
 def test_the_loops_heals_keep_the_cooldown_and_the_flapping_limit(
         conn, admin_conn, mistral_api, stacks, pack_workflows):
     """The example's heal_options reach every heal the loop starts: within the cooldown a
