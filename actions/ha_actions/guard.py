@@ -1,8 +1,8 @@
 """Which other runs of a workflow are working on the same stack: the concurrency guard.
 
 Pure decisions, no I/O, shared by ``ha.v1.replace_member`` and ``ha.v1.failover_volume``.
-The workflow hands over what Mistral knows (``execution()`` and the project's RUNNING
-executions, read by YAQL's ``executions()``), trimmed to plain dicts::
+The workflow hands over what Mistral knows (``execution()``, and the RUNNING executions
+of the same workflow, listed over Mistral's API by ``ha.running_runs``) as plain dicts::
 
     me:      {"id", "name", "created_at", "dry_run"}
     running: [{"id", "name", "created_at", "stack", "dry_run"}, ...]

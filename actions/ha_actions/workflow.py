@@ -245,16 +245,43 @@ class HealHistoryAction(OpenStackAction):
         return readable(lambda: heal_history(self.connect(context), **self.args))
 
 
+def _running(conn, workflows):
+    """The project's RUNNING executions of ``workflows``, each with its input loaded:
+    [(execution, input)]. Mistral filters them (state, workflow name) and reads only the
+    columns asked for, however many executions of other workflows run."""
+    return [(ex, _loaded(ex.get("input")))
+            for ex in _newest_first(conn, "/executions", "executions", state="RUNNING",
+                                    workflow_name="in:" + ",".join(workflows),
+                                    fields="id,workflow_name,created_at,input")]
+
+
+def running_runs(conn, workflow):
+    """The RUNNING executions of ``workflow``, in guard's ``running`` shape."""
+    return [{"id": ex["id"], "name": ex["workflow_name"], "created_at": ex["created_at"],
+             "stack": given.get("stack"), "dry_run": given.get("dry_run") is True}
+            for ex, given in _running(conn, [workflow])]
+
+
+class RunningRunsAction(OpenStackAction):
+    """List the RUNNING executions of ``workflow`` for the concurrency guard (its
+    ``running`` input, which rivals read back): a Mistral API read, where YAQL's
+    ``executions()`` loaded every RUNNING execution of the project whole."""
+
+    def __init__(self, workflow):
+        self.workflow = workflow
+
+    def run(self, context):
+        return readable(lambda: running_runs(self.connect(context), self.workflow))
+
+
 def stack_runs(conn, workflows, stack_refs, stale_after, now=None):
     """The RUNNING executions of ``workflows`` whose input names the stack (any of
     ``stack_refs``), in reconcile.decide's shape; each one older than ``stale_after`` s
     with its ``last_progress`` read (the younger ones need no more reads)."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
     runs = []
-    for ex in _newest_first(conn, "/executions", "executions", state="RUNNING",
-                            workflow_name="in:" + ",".join(workflows),
-                            fields="id,workflow_name,created_at,input"):
-        if _loaded(ex.get("input")).get("stack") not in stack_refs:
+    for ex, given in _running(conn, workflows):
+        if given.get("stack") not in stack_refs:
             continue
         run = {"id": ex["id"], "workflow": ex["workflow_name"], "created_at": ex["created_at"]}
         if (now - guard.parse_created_at(ex["created_at"])).total_seconds() > stale_after:

@@ -264,3 +264,23 @@ def test_start_execution_posts_the_input_as_json_and_gives_the_id():
     assert body["workflow_name"] == "ha.v1.replace_member"
     assert json.loads(body["input"]) == {"stack": "asg", "strategy": "failed"}
     assert body["description"] == "by the loop"
+
+
+def test_the_guards_running_list_is_read_filtered_with_only_the_fields_it_needs():
+    with requests_mock.Mocker() as mocker:
+        mocker.get("%s/executions" % MISTRAL, json={"executions": [
+            {"id": "a", "workflow_name": "ha.v1.replace_member",
+             "created_at": "2026-12-03 08:50:00",
+             "input": json.dumps({"stack": "asg", "dry_run": True})},
+            {"id": "b", "workflow_name": "ha.v1.replace_member",
+             "created_at": "2026-12-03 08:51:00", "input": json.dumps({"stack": "s-id"})}]})
+        runs = wf.running_runs(make_connection(), "ha.v1.replace_member")
+        asked = mocker.request_history[0].qs
+    assert asked["state"] == ["running"]
+    assert asked["workflow_name"] == ["in:ha.v1.replace_member"]
+    assert asked["fields"] == ["id,workflow_name,created_at,input"]
+    assert runs == [
+        {"id": "a", "name": "ha.v1.replace_member", "created_at": "2026-12-03 08:50:00",
+         "stack": "asg", "dry_run": True},
+        {"id": "b", "name": "ha.v1.replace_member", "created_at": "2026-12-03 08:51:00",
+         "stack": "s-id", "dry_run": False}]
