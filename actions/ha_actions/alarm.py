@@ -47,9 +47,7 @@ The decision is a plain dict::
 A body that is not an Aodh notification raises AlarmPayloadError (a ValueError).
 """
 
-from mistral_lib import actions
-
-from ha_actions.connection import OperatorError, readable
+from ha_actions.errors import OperatorError
 
 BODY_KEYS = (
     "alarm_id",
@@ -242,31 +240,3 @@ def parse_alarm(body, member=None):
             "members that show failed." % (label, alarm_type)
         )
     return decision
-
-
-class ParseAlarmAction(actions.Action):
-    """Decide from an Aodh alarm notification whether to heal, and which member."""
-
-    def __init__(
-        self,
-        alarm_id=None,
-        alarm_name=None,
-        severity=None,
-        previous=None,
-        current=None,
-        reason=None,
-        reason_data=None,
-        member=None,
-    ):
-        self.alarm_id = alarm_id
-        self.alarm_name = alarm_name
-        self.severity = severity
-        self.previous = previous
-        self.current = current
-        self.reason = reason
-        self.reason_data = reason_data
-        self.member = member
-
-    def run(self, context):
-        body = {key: getattr(self, key) for key in BODY_KEYS}
-        return readable(lambda: parse_alarm(body, self.member))

@@ -21,6 +21,8 @@ from keystoneauth1.access import access
 from keystoneauth1.identity import access as access_plugin
 from mistral_lib import actions
 
+from ha_actions.errors import OperatorError
+
 APP_NAME = "ha-actions"
 # Seconds one request may take: Heat's API answers a lost engine call after its RPC
 # timeout (60 s), so a little more than that.
@@ -32,10 +34,6 @@ TRANSIENT_BUDGET = 45
 # answers 500 only after its 60 s RPC timeout when heat-engine restarted under the call).
 TRANSIENT_MIN_TRIES = 3
 TRANSIENT_STATUS = (500, 502, 503, 504)
-
-
-class OperatorError(Exception):
-    """An error the operator can act on: its message says what was wrong and what to do."""
 
 
 class ConnectionError(OperatorError):

@@ -31,7 +31,7 @@ and ``younger_rivals`` say for which runs it is worth it, the caller reads it
 
 import datetime
 
-from ha_actions.connection import OperatorError
+from ha_actions.errors import OperatorError
 
 DEFAULT_STALE_AFTER = 600
 

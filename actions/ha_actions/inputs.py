@@ -1,9 +1,7 @@
 """Checks of the inputs both workflows share (the timing ones), done before anything
 changes in the cloud. Pure: no I/O."""
 
-from mistral_lib import actions
-
-from ha_actions.connection import OperatorError, readable
+from ha_actions.errors import OperatorError
 
 FAILOVER_DEAD_HOST_POLICIES = ("fail", "delete_server", "force_down")
 
@@ -84,19 +82,3 @@ def check_failover_request(dead_host_policy="fail", timeout=900, poll_delay=2,
     fence = polling_plan(fence_timeout, poll_delay, long_poll)
     plan.update(fence_polls=fence["polls"], fence_wait_s=fence["wait_s"])
     return plan
-
-
-class CheckFailoverRequestAction(actions.Action):
-    """Validate a failover_volume request; return its polling plan."""
-
-    def __init__(self, dead_host_policy="fail", timeout=900, poll_delay=2, fence_timeout=120,
-                 stall_timeout=300, stale_after=600, cooldown=60, max_heals=3,
-                 heal_window=3600, force=False, fencing_hook="none", long_poll=0):
-        self.args = dict(dead_host_policy=dead_host_policy, fencing_hook=fencing_hook,
-                         timeout=timeout, poll_delay=poll_delay, long_poll=long_poll,
-                         fence_timeout=fence_timeout, stall_timeout=stall_timeout,
-                         stale_after=stale_after, cooldown=cooldown, max_heals=max_heals,
-                         heal_window=heal_window, force=force)
-
-    def run(self, context):
-        return readable(lambda: check_failover_request(**self.args))

@@ -13,9 +13,7 @@ so the rules are tested without a cloud. A *member* is the dict that
 
 import re
 
-from mistral_lib import actions
-
-from ha_actions.connection import OperatorError, readable
+from ha_actions.errors import OperatorError
 from ha_actions.inputs import check_heal_limits, check_seconds, polling_plan
 
 STRATEGIES = ("failed", "oldest", "newest", "specific")
@@ -259,59 +257,3 @@ def member_history(physical_id, group_name, group_events, member_events, complet
             "message": "%s is not a member of group '%s' and never was (Heat's events of the "
             "group and of every member it had list no such physical id): check the server "
             "uuid and the stack." % (physical_id, group_name)}
-
-
-class CheckRequestAction(actions.Action):
-    """Validate a replace_member request; return the polling plan {polls, poll_delay}."""
-
-    def __init__(
-        self, strategy, member=None, count=1, max_unavailable=1, timeout=900, poll_delay=5,
-        stall_timeout=300, stale_after=600, not_a_member="fail", cooldown=60, max_heals=3,
-        heal_window=3600, force=False
-    ):
-        self.args = dict(strategy=strategy, member=member, count=count,
-                         max_unavailable=max_unavailable, timeout=timeout,
-                         poll_delay=poll_delay, stall_timeout=stall_timeout,
-                         stale_after=stale_after, not_a_member=not_a_member,
-                         cooldown=cooldown, max_heals=max_heals, heal_window=heal_window,
-                         force=force)
-
-    def run(self, context):
-        return readable(lambda: check_request(**self.args))
-
-
-class SelectMembersAction(actions.Action):
-    """Pick the group members to replace by strategy and split them into batches."""
-
-    def __init__(
-        self, members, strategy, member=None, count=1, max_unavailable=1, failed_server_ids=None
-    ):
-        self.members = members
-        self.strategy = strategy
-        self.member = member
-        self.count = count
-        self.max_unavailable = max_unavailable
-        self.failed_server_ids = failed_server_ids
-
-    def run(self, context):
-        def select():
-            result = select_members(
-                self.members, self.strategy, self.member, self.count, self.failed_server_ids
-            )
-            result["batches"] = batches([m["name"] for m in result["selected"]],
-                                        self.max_unavailable)
-            return result
-
-        return readable(select)
-
-
-class VerifyReplacementAction(actions.Action):
-    """Check that each named member got a new physical id and the group kept its size."""
-
-    def __init__(self, before, after, names):
-        self.before = before
-        self.after = after
-        self.names = names
-
-    def run(self, context):
-        return readable(lambda: verify_replacement(self.before, self.after, self.names))

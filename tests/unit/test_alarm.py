@@ -12,7 +12,7 @@ import json
 import pytest
 from mistral_lib import actions
 
-from ha_actions import alarm
+from ha_actions import alarm, decisions
 
 SERVER = "6f1c3a0e-2b7d-4c55-9a51-0d3f5c2e8b11"
 PROJECT = "4a7d3c1b9e2f4b6a8c0d1e2f3a4b5c6d"
@@ -332,7 +332,7 @@ class TestMalformed:
 class TestAction:
     def test_heal(self):
         payload = body(event_reason_data())
-        action = alarm.ParseAlarmAction(member=None, **payload)
+        action = decisions.ParseAlarmAction(member=None, **payload)
         json.dumps(vars(action))
         result = action.run(None)
         assert result["action"] == "heal"
@@ -340,21 +340,21 @@ class TestAction:
         json.dumps(result)
 
     def test_ignore(self):
-        result = alarm.ParseAlarmAction(**body(THRESHOLD, "alarm", "ok")).run(None)
+        result = decisions.ParseAlarmAction(**body(THRESHOLD, "alarm", "ok")).run(None)
         assert result["action"] == "ignore"
 
     def test_fallback_member(self):
-        result = alarm.ParseAlarmAction(member="web-0", **body(THRESHOLD)).run(None)
+        result = decisions.ParseAlarmAction(member="web-0", **body(THRESHOLD)).run(None)
         assert result["member"] == "web-0"
 
     def test_error(self):
-        result = alarm.ParseAlarmAction(alarm_id=ALARM_ID, reason_data={}).run(None)
+        result = decisions.ParseAlarmAction(alarm_id=ALARM_ID, reason_data={}).run(None)
         assert isinstance(result, actions.Result)
         assert result.is_error()
         assert result.error.startswith("The alarm notification has no 'current' state.")
 
     def test_all_inputs_optional(self):
         # A foreign body reaches the action and gets its message, not Mistral's.
-        result = alarm.ParseAlarmAction().run(None)
+        result = decisions.ParseAlarmAction().run(None)
         assert result.is_error()
         assert "has no 'alarm_id'" in result.error

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from fuzz_strategies import BODIES, JSON, UUIDS
 from ha_actions import alarm, guard, selection
-from ha_actions.connection import OperatorError
+from ha_actions.errors import OperatorError
 
 QUICK = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ha_actions import inputs
+from ha_actions import decisions, inputs
 
 
 def test_a_failover_request_gives_its_polling_plan():
@@ -51,8 +51,8 @@ def test_an_unknown_dead_host_policy_names_the_ones_there_are():
 
 
 def test_the_action_returns_the_plan_or_an_error_result():
-    assert inputs.CheckFailoverRequestAction().run(None)["fence_polls"] == 60
-    result = inputs.CheckFailoverRequestAction(stall_timeout="x").run(None)
+    assert decisions.CheckFailoverRequestAction().run(None)["fence_polls"] == 60
+    result = decisions.CheckFailoverRequestAction(stall_timeout="x").run(None)
     assert result.is_error() and "stall_timeout must be" in result.error
 
 

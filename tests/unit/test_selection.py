@@ -5,8 +5,9 @@ import json
 import pytest
 from mistral_lib import actions
 
+from ha_actions import decisions
 from ha_actions import selection as sel
-from ha_actions.connection import OperatorError
+from ha_actions.errors import OperatorError
 
 SERVER_A = "11111111-1111-4111-8111-111111111111"
 SERVER_B = "22222222-2222-4222-8222-222222222222"
@@ -274,20 +275,20 @@ class TestActions:
     """The thin action wrappers: JSON-only state, errors as Result(error=...)."""
 
     def test_select_action(self, members):
-        action = sel.SelectMembersAction(members, "oldest", count=3, max_unavailable=2)
+        action = decisions.SelectMembersAction(members, "oldest", count=3, max_unavailable=2)
         json.dumps(vars(action))
         result = action.run(None)
         assert result["batches"] == [["aaa", "bbb"], ["ccc"]]
         assert result["status"] == "selected"
 
     def test_select_action_error(self, members):
-        result = sel.SelectMembersAction(members, "bogus").run(None)
+        result = decisions.SelectMembersAction(members, "bogus").run(None)
         assert isinstance(result, actions.Result)
         assert result.is_error()
         assert "Unknown strategy 'bogus'" in result.error
 
     def test_select_action_healed_has_no_batches(self, members):
-        result = sel.SelectMembersAction(members, "failed").run(None)
+        result = decisions.SelectMembersAction(members, "failed").run(None)
         assert result["status"] == "already_healed"
         assert result["batches"] == []
 
@@ -297,12 +298,12 @@ class TestActions:
             sel.check_request("failed", not_a_member="skip")
 
     def test_check_action(self):
-        assert sel.CheckRequestAction("failed").run(None) == {"poll_delay": 5, "wait_s": 0,
+        assert decisions.CheckRequestAction("failed").run(None) == {"poll_delay": 5, "wait_s": 0,
                                                                  "polls": 180}
-        assert sel.CheckRequestAction("specific").run(None).is_error()
+        assert decisions.CheckRequestAction("specific").run(None).is_error()
 
     def test_verify_action(self, members):
-        result = sel.VerifyReplacementAction(members, members, ["aaa"]).run(None)
+        result = decisions.VerifyReplacementAction(members, members, ["aaa"]).run(None)
         assert result.is_error()
         assert result.error.startswith("Replacement not verified: aaa still has")
 
