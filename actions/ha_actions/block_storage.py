@@ -8,19 +8,15 @@ wait-friendly: each answers ``pending`` so a workflow can poll with ``retry`` /
 
 from openstack import exceptions as sdk_exceptions
 
-from ha_actions import compute
+from ha_actions import compute, pair
 from ha_actions import orchestration as orch
-from ha_actions.connection import OpenStackAction, OperatorError, long_poll, readable
+from ha_actions.connection import OpenStackAction, long_poll, readable
+from ha_actions.pair import NOT_FOUND, FailoverError
 
-NOT_FOUND = "NOT_FOUND"
 # Cinder states a volume passes through on its own; anything else that is not the
 # expected state is final (error, error_detaching, maintenance...).
 TRANSIENT = ("attaching", "detaching", "reserved", "creating", "downloading")
 VOLUME_TYPES = ("OS::Cinder::Volume",)
-
-
-class FailoverError(OperatorError):
-    """The stack is not a pair that can fail over, or the request does not fit it."""
 
 
 def volume_status(conn, volume_id):
@@ -118,14 +114,6 @@ def _as_expected(vol, expect, server_id):
     return True
 
 
-def _pick(servers, wanted):
-    """The server entry matching ``wanted`` (resource name or server id), or None."""
-    for server in servers:
-        if wanted in (server["name"], server["id"]):
-            return server
-    return None
-
-
 def pair_resources(conn, root):
     """(servers, volume ids) of a pair stack: its top-level servers, each with Nova's
     status, by name; its volumes (also one nested level down), sorted."""
@@ -160,20 +148,10 @@ def pair_view(conn, root, parameter="active"):
 
 
 def failover_state(conn, stack, standby=None, parameter="active", failed=None):
-    """Read-only look at an active/standby pair: who holds the volumes, who takes over.
-
-    The stack's top-level ``OS::Nova::Server`` resources are the pair; its
-    ``OS::Cinder::Volume`` resources (also one nested level down, e.g. in a
-    ResourceGroup) are the volumes. The active server holds every volume. Returns
-    ``status``: ``ready`` (fail over from active to standby), ``already_active``
-    (nothing to do), ``record_only`` (the volumes are all on a server the stack
-    parameter does not name: ``active`` is the recorded one, ``standby`` the holder,
-    only the parameter needs setting), ``attach_only`` (an interrupted failover: every
-    volume available, the recorded active fenced; attach to the standby and record),
-    ``not_active`` (``failed``, the server an alarm
-    reported, is not the active one: nothing to fail over, whatever the standby's
-    state) or raises FailoverError with what the operator must do.
-    """
+    """Read-only look at an active/standby pair: the stack's top-level ``OS::Nova::Server``
+    resources are the pair, its ``OS::Cinder::Volume`` resources (also one nested level
+    down, e.g. in a ResourceGroup) the volumes; what Heat, Nova and Cinder show, and what
+    ``pair.decide`` makes of it (status, active, standby, message), or FailoverError."""
     root = orch.get_stack(conn, stack)
     summary = orch.stack_summary(root)
     servers, volume_ids = pair_resources(conn, root)
@@ -187,112 +165,11 @@ def failover_state(conn, stack, standby=None, parameter="active", failed=None):
         "servers": servers,
         "volume_ids": volume_ids,
     }
-    if parameter not in params:
-        raise FailoverError(
-            "Stack %s has no parameter %r to record the active server in (see "
-            "examples/failover_pair.yaml)." % (summary["name"], parameter))
-    if len(servers) < 2:
-        raise FailoverError(
-            "Stack %s has %d server(s) (%s): a failover needs an active and a standby."
-            % (summary["name"], len(servers), ", ".join(s["name"] for s in servers) or "none"))
-    if not volume_ids:
-        raise FailoverError("Stack %s has no OS::Cinder::Volume to fail over." % summary["name"])
+    pair.check_shape(summary["name"], params, parameter, servers, volume_ids)
     vols = volume_statuses(conn, volume_ids)
-    base["volumes"] = vols["volumes"]
-    base["where"] = vols["where"]
-    holders = sorted({sid for v in vols["volumes"] for sid in v["attached_to"]})
-    busy = [v for v in vols["volumes"] if v["status"] not in ("available", "in-use")]
-    if busy:
-        raise FailoverError(
-            "Volume(s) %s are not settled (%s): not moving anything. Check them with "
-            "'openstack volume show'." % (
-                ", ".join(v["id"] for v in busy), ", ".join(v["status"] for v in busy)))
-    unattached = [v["id"] for v in vols["volumes"] if not v["attached_to"]]
-    if not holders:
-        interrupted = _interrupted_failover(servers, recorded, standby)
-        if interrupted is not None:
-            return dict(base, **interrupted)
-    if len(holders) != 1 or unattached:
-        raise FailoverError(
-            "The volumes of stack %s are not all held by one server (where: %s): no single "
-            "active server. Attach every volume to the active server first (openstack "
-            "server add volume), or detach the strays." % (summary["name"], vols["where"]))
-    active = next((s for s in servers if s["id"] == holders[0]), None)
-    if active is None:
-        raise FailoverError(
-            "The volumes are attached to server %s, which is not one of the stack's "
-            "servers (%s)." % (holders[0], ", ".join(s["name"] for s in servers)))
-    base["active"] = active
-    recorded_server = _pick(servers, recorded) if recorded else None
-    if (recorded_server is not None and recorded_server["id"] != active["id"]
-            and failed not in (active["id"], active["name"])
-            and standby in (None, active["id"], active["name"])):
-        # An earlier failover moved every volume and did not record it (or someone moved
-        # them by hand): the data is where it is; only the Heat model is behind.
-        return dict(base, status="record_only", active=recorded_server, standby=active,
-                    message=(
-                        "The volumes are already all on %s (%s) but the stack records %s as "
-                        "%s: nothing to move, the record is set right." % (
-                            active["name"], active["id"], recorded_server["name"],
-                            parameter)))
-    if failed is not None and failed not in (active["id"], active["name"]):
-        return dict(base, status="not_active", standby=None, message=(
-            "Server %s is not the active server of the pair (%s, %s): nothing to fail "
-            "over, nothing changed." % (failed, active["name"], active["id"])))
-    if standby is not None:
-        target = _pick(servers, standby)
-        if target is None:
-            raise FailoverError(
-                "Standby %r is not a server of stack %s (servers: %s)." % (
-                    standby, summary["name"],
-                    ", ".join("%s (%s)" % (s["name"], s["id"]) for s in servers)))
-        if target["id"] == active["id"]:
-            return dict(base, status="already_active", standby=None, message=(
-                "%s (%s) already holds every volume: nothing to do." % (
-                    active["name"], active["id"])))
-    else:
-        others = [s for s in servers if s["id"] != active["id"]]
-        if len(others) != 1:
-            raise FailoverError(
-                "Stack %s has %d servers besides the active %s: name the standby "
-                "(input 'standby')." % (summary["name"], len(others), active["name"]))
-        target = others[0]
-        if (target["status"] == "SHUTOFF" and active["status"] == "ACTIVE"
-                and recorded == active["name"]):
-            # The state a completed failover leaves: the old active fenced (stopped).
-            return dict(base, status="already_active", standby=None, message=(
-                "%s (%s) is ACTIVE, holds every volume and is the stack's %s; the other "
-                "server %s is SHUTOFF: nothing to do. Give 'standby' to fail over to it "
-                "anyway (start it first)." % (
-                    active["name"], active["id"], parameter, target["name"])))
-    if target["status"] != "ACTIVE":
-        raise FailoverError(
-            "Standby %s (%s) is %s, not ACTIVE: nothing changed, the volumes stay on %s. "
-            "Start or repair the standby (openstack server start %s), then run again." % (
-                target["name"], target["id"], target["status"], active["name"],
-                target["id"]))
-    return dict(base, status="ready", standby=target, message=(
-        "Fail over %d volume(s) from %s (%s, %s) to %s (%s)." % (
-            len(volume_ids), active["name"], active["id"], active["status"],
-            target["name"], target["id"])))
-
-
-def _interrupted_failover(servers, recorded, standby):
-    """Every volume is available and the recorded active is fenced (SHUTOFF or gone): an
-    earlier failover stopped it and detached the volumes, then was lost before attaching
-    them. The state to go on from: attach to the standby and record it. None otherwise."""
-    fenced = _pick(servers, recorded) if recorded else None
-    if fenced is None or fenced["status"] not in ("SHUTOFF", NOT_FOUND):
-        return None
-    others = [s for s in servers if s["id"] != fenced["id"]]
-    target = _pick(others, standby) if standby is not None else (
-        others[0] if len(others) == 1 else None)
-    if target is None or target["status"] != "ACTIVE":
-        return None
-    return {"status": "attach_only", "active": fenced, "standby": target, "message": (
-        "An earlier failover fenced %s (%s, %s) and detached every volume but did not "
-        "attach them: attach them to %s (%s) and record it." % (
-            fenced["name"], fenced["id"], fenced["status"], target["name"], target["id"]))}
+    base.update(volumes=vols["volumes"], where=vols["where"])
+    return dict(base, **pair.decide(summary["name"], recorded, servers, vols["volumes"],
+                                    vols["where"], parameter, standby, failed))
 
 
 class VolumeStatusesAction(OpenStackAction):

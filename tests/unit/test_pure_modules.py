@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-PURE = ("errors", "names", "guard", "alarm", "inputs", "selection", "reconcile")
+PURE = ("errors", "names", "guard", "alarm", "inputs", "selection", "reconcile", "pair")
 IO = ("ha_actions.connection", "keystoneauth1", "openstack", "mistral_lib", "requests")
 
 CHECK = """
