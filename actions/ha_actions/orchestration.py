@@ -17,13 +17,19 @@ from urllib import parse
 from mistral_lib import actions
 from openstack import exceptions as sdk_exceptions
 
-from ha_actions import selection
+from ha_actions import selection, stack_update
 from ha_actions.connection import (
     LONG_POLL_INTERVAL,
     OpenStackAction,
     OperatorError,
     long_poll,
     readable,
+)
+from ha_actions.stack_update import (
+    DEAD_AFTER_S,
+    SERVER_TYPES,
+    failed_transiently,
+    traversal_dead,
 )
 
 GROUP_TYPES = (
@@ -32,7 +38,6 @@ GROUP_TYPES = (
     "OS::Heat::InstanceGroup",
     "AWS::AutoScaling::AutoScalingGroup",
 )
-SERVER_TYPES = ("OS::Nova::Server", "AWS::EC2::Instance")
 # Group types whose size Heat recomputes from the non-failed members on update
 # unless the template sets a desired capacity.
 _DESIRED_CAPACITY = {
@@ -358,51 +363,6 @@ def stalled_for(summary, newest_event, now):
     return max(0, int(now - max(times))) if times else 0
 
 
-# Failures that are not the member's, so an update that failed on one is worth another
-# PATCH: what Nova writes in the fault of a server one of its own calls left in ERROR
-# unanswered (oslo.messaging's MessagingTimeout: RabbitMQ restarted, nova-scheduler down),
-# and Heat's own database errors (a convergence race: a nested stack's cleanup deleting a
-# template a resource still points at fails with pymysql's IntegrityError 1451).
-TRANSIENT_FAILURES = ("MessagingTimeout", "Timed out waiting for a reply", "(pymysql.err.",
-                      "DBDeadlock", "DBConnectionError")
-
-
-def failed_transiently(summary):
-    """True when the stack's update failed on one of TRANSIENT_FAILURES (Heat's reason)."""
-    reason = summary["status_reason"] or ""
-    return summary["status"].endswith("_FAILED") and any(t in reason for t in TRANSIENT_FAILURES)
-
-
-# A live heat-engine polls Nova every second or two and records a server's end within
-# seconds; one that died never does. After this long without a Heat event, a traversal
-# that waits only on servers Nova settled this long ago (or on nothing) is dead.
-DEAD_AFTER_S = 60
-SETTLED = ("ACTIVE", "ERROR", "SHUTOFF")
-
-
-def traversal_dead(leaves, servers, quiet_s, now, dead_after=DEAD_AFTER_S):
-    """True when no heat-engine works on the update any more (pure): no Heat event for
-    ``dead_after`` s, and every resource in progress (``leaves``: {type, physical_id,
-    action}) is a server Nova settled (``servers``: {id: (status, updated epoch)})
-    ``dead_after`` s ago or more, or a deleted one, or one with no physical id yet (the
-    engine died in the call that creates it: a nested stack or a server a live engine
-    gets an id for in seconds), or nothing is in progress at all. A resource of another
-    kind with an id (its own wait) or a server Nova is still building keeps the update
-    live: only ``stall_timeout`` then ends the wait."""
-    if quiet_s < dead_after:
-        return False
-    for leaf in leaves:
-        if not leaf["physical_id"]:
-            continue
-        status, updated = servers.get(leaf["physical_id"], (None, None)) \
-            if leaf["type"] in SERVER_TYPES else (None, None)
-        if status == "NOT_FOUND" and leaf["action"] == "DELETE":
-            continue
-        if status not in SETTLED or updated is None or now - updated < dead_after:
-            return False
-    return True
-
-
 def dead_traversal(conn, ref, quiet_s, now):
     """traversal_dead on what Heat shows in progress (leaf resources, nested stacks
     included) and what Nova shows of those servers."""
@@ -489,18 +449,31 @@ class StackStatusAction(OpenStackAction):
     ``pending`` stays true until Heat has started and finished a newer update.
     With stall_timeout, ``stalled`` says the update has shown no progress for that long.
     With wait_s, it looks again every 0.5 s for up to wait_s s while the update is pending.
+    With resumed (how many times update_stack PATCHed again), ``next_step`` and
+    ``failure`` say what update_stack does next (stack_update.next_step).
     """
 
-    def __init__(self, stack, previous_updated_time=None, stall_timeout=None, wait_s=0):
+    def __init__(self, stack, previous_updated_time=None, stall_timeout=None, wait_s=0,
+                 resumed=None, max_resumes=2, timeout=None):
         self.stack = stack
         self.previous_updated_time = previous_updated_time
         self.stall_timeout = stall_timeout
         self.wait_s = wait_s
+        self.resumed = resumed
+        self.max_resumes = max_resumes
+        self.timeout = timeout
 
     def run(self, context):
-        return readable(lambda: wait_for_progress(
-            self.connect(context), self.stack, self.previous_updated_time, self.stall_timeout,
-            self.wait_s))
+        def look():
+            summary = wait_for_progress(self.connect(context), self.stack,
+                                        self.previous_updated_time, self.stall_timeout,
+                                        self.wait_s)
+            if self.resumed is not None:
+                summary.update(stack_update.next_step(summary, self.resumed,
+                                                      self.max_resumes, self.timeout))
+            return summary
+
+        return readable(look)
 
 
 class GroupMembersAction(OpenStackAction):

@@ -14,6 +14,7 @@ from mistral_lib import actions
 
 import fake_cloud
 from ha_actions import orchestration as orch
+from ha_actions import stack_update
 
 TOKEN = "gAAAAAB-orchestration-test-token"
 PROJECT = "p-1234"
@@ -421,21 +422,23 @@ class TestChanges:
         now = orch.parse_time("2026-01-05T00:01:20Z")
         ago = orch.parse_time("2026-01-05T00:00:10Z")
 
+        dead = stack_update.traversal_dead
+
         def leaf(kind="OS::Nova::Server", pid="s", action="CREATE"):
             return {"type": kind, "physical_id": pid, "action": action}
-        assert orch.traversal_dead([leaf()], {"s": ("ACTIVE", ago)}, 70, now) is True
-        assert orch.traversal_dead([leaf()], {"s": ("ERROR", ago)}, 70, now) is True
-        assert orch.traversal_dead([leaf()], {"s": ("ACTIVE", now - 30)}, 70, now) is False
-        assert orch.traversal_dead([leaf()], {"s": ("BUILD", ago)}, 70, now) is False
-        assert orch.traversal_dead([leaf("OS::Heat::TestResource")], {}, 70, now) is False
+        assert dead([leaf()], {"s": ("ACTIVE", ago)}, 70, now) is True
+        assert dead([leaf()], {"s": ("ERROR", ago)}, 70, now) is True
+        assert dead([leaf()], {"s": ("ACTIVE", now - 30)}, 70, now) is False
+        assert dead([leaf()], {"s": ("BUILD", ago)}, 70, now) is False
+        assert dead([leaf("OS::Heat::TestResource")], {}, 70, now) is False
         # the engine died in the call creating it (seen in CI: a member's nested stack)
-        assert orch.traversal_dead([leaf("member_server.yaml", pid="")], {}, 70, now) is True
-        assert orch.traversal_dead([leaf(pid=None)], {}, 70, now) is True
-        assert orch.traversal_dead([leaf(pid=None)], {}, 59, now) is False
-        assert orch.traversal_dead([leaf(action="DELETE")], {"s": ("NOT_FOUND", None)}, 70,
+        assert dead([leaf("member_server.yaml", pid="")], {}, 70, now) is True
+        assert dead([leaf(pid=None)], {}, 70, now) is True
+        assert dead([leaf(pid=None)], {}, 59, now) is False
+        assert dead([leaf(action="DELETE")], {"s": ("NOT_FOUND", None)}, 70,
                                    now) is True
-        assert orch.traversal_dead([], {}, 70, now) is True
-        assert orch.traversal_dead([], {}, 59, now) is False
+        assert dead([], {}, 70, now) is True
+        assert dead([], {}, 59, now) is False
 
     def test_a_young_update_is_not_stalled_and_reads_no_events(self, conn, heat):
         mock_root(heat, status="UPDATE_IN_PROGRESS", updated="2026-01-05T00:00:00Z")

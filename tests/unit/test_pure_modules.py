@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-PURE = ("errors", "names", "guard", "alarm", "inputs", "selection", "reconcile", "pair")
+PURE = ("errors", "names", "guard", "alarm", "inputs", "selection", "reconcile", "pair",
+        "stack_update")
 IO = ("ha_actions.connection", "keystoneauth1", "openstack", "mistral_lib", "requests")
 
 CHECK = """
