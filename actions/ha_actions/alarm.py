@@ -240,3 +240,78 @@ def parse_alarm(body, member=None):
             "members that show failed." % (label, alarm_type)
         )
     return decision
+
+
+# --- What ha.v1.on_alarm does with a notification -------------------------------------
+# The inputs of the called workflows that on_alarm passes on from its ``options``; every
+# other input of theirs keeps the called workflow's own default (no copy here:
+# tests/unit/test_workflows.py checks these names against the workflows' inputs).
+OPTIONS = {
+    "replace_member": ("count", "max_unavailable", "reason", "dry_run", "timeout",
+                       "poll_delay", "stall_timeout", "stale_after", "cooldown",
+                       "max_heals", "heal_window", "force"),
+    "failover_volume": ("standby", "parameter", "quiesce", "activate", "hook_timeout",
+                        "dead_host_policy", "fencing_hook", "fence_timeout", "restore",
+                        "timeout", "poll_delay", "long_poll", "stall_timeout",
+                        "stale_after", "cooldown", "max_heals", "heal_window", "force"),
+}
+
+
+class AlarmConfigError(OperatorError, ValueError):
+    """on_alarm's own configuration (operation, options, stack) does not fit."""
+
+
+def check_options(operation, options):
+    """Raise AlarmConfigError unless ``operation`` is one on_alarm runs and ``options``
+    only names inputs it passes on to it."""
+    if operation not in OPTIONS:
+        raise AlarmConfigError("operation must be replace_member or failover_volume, not "
+                               "%s." % (operation,))
+    if not isinstance(options, dict):
+        raise AlarmConfigError("options must be an object of extra inputs for ha.v1.%s, not "
+                               "%s." % (operation, options))
+    unknown = sorted(key for key in options if key not in OPTIONS[operation])
+    if unknown:
+        raise AlarmConfigError(
+            "options %s are not inputs of ha.v1.%s that ha.v1.on_alarm passes on; use: %s."
+            % (", ".join(unknown), operation, ", ".join(OPTIONS[operation])))
+
+
+def alarm_plan(body, stack=None, group=None, member=None, operation="replace_member",
+               options=None, execution_id=None):
+    """What ha.v1.on_alarm does for one notification (its configuration first: a bad one
+    fails even on an 'ok' alarm). Returns ``{"next": "ignore" | "check_active" | "heal",
+    "workflow", "inputs", "decision", "target", "report"}``: ``check_active`` when a
+    failover's alarm names a server (fail over only if it is the active one); ``inputs``
+    are the called workflow's, the options as given (its own defaults for the rest);
+    ``report`` is on_alarm's report before the called workflow's result."""
+    options = {} if options is None else options
+    check_options(operation, options)
+    decision = parse_alarm(body, member)
+    target = stack or decision["stack_id"]
+    alarm = decision["alarm"]
+    report = {"status": "ignored", "alarm": alarm, "operation": operation,
+              "why": decision["why"], "member": None, "stack": target, "result": None}
+    plan = {"next": "ignore", "workflow": "ha.v1." + operation, "inputs": None,
+            "decision": decision, "target": target, "report": report}
+    if decision["action"] == "ignore":
+        return plan
+    if target is None:
+        raise AlarmConfigError(
+            "No stack to heal: input stack is null and alarm %s (type %s) carries no "
+            "stack_id. Set stack (e.g. {get_param: OS::stack_id} in the template that wires "
+            "the alarm)." % (alarm["id"], alarm["type"]))
+    report["member"] = decision["member"]
+    if operation == "replace_member":
+        inputs = {"stack": target, "group": group, "member": decision["member"],
+                  "strategy": "specific" if decision["member"] is not None else "failed",
+                  "not_a_member": "ignore",
+                  "reason": "Aodh alarm %s (%s), ha.v1.on_alarm execution %s" % (
+                      alarm["name"], alarm["id"], execution_id)}
+        plan["next"] = "heal"
+    else:
+        inputs = {"stack": target}
+        plan["next"] = "check_active" if decision["member"] is not None else "heal"
+    inputs.update(options)
+    plan["inputs"] = inputs
+    return plan

@@ -4,7 +4,7 @@ operator's error as the action's error (``connection.readable``)."""
 
 from mistral_lib import actions
 
-from ha_actions.alarm import BODY_KEYS, parse_alarm
+from ha_actions.alarm import BODY_KEYS, alarm_plan, parse_alarm
 from ha_actions.connection import readable
 from ha_actions.inputs import check_failover_request
 from ha_actions.selection import batches, check_request, select_members, verify_replacement
@@ -108,3 +108,20 @@ class VerifyReplacementAction(actions.Action):
 
     def run(self, context):
         return readable(lambda: verify_replacement(self.before, self.after, self.names))
+
+
+class AlarmPlanAction(actions.Action):
+    """Decide what ha.v1.on_alarm does with an Aodh notification: ignore it, or which
+    workflow to run with which inputs (alarm.alarm_plan)."""
+
+    def __init__(self, alarm_id=None, alarm_name=None, severity=None, previous=None,
+                 current=None, reason=None, reason_data=None, stack=None, group=None,
+                 member=None, operation="replace_member", options=None, execution_id=None):
+        self.body = dict(alarm_id=alarm_id, alarm_name=alarm_name, severity=severity,
+                         previous=previous, current=current, reason=reason,
+                         reason_data=reason_data)
+        self.args = dict(stack=stack, group=group, member=member, operation=operation,
+                         options=options, execution_id=execution_id)
+
+    def run(self, context):
+        return readable(lambda: alarm_plan(self.body, **self.args))

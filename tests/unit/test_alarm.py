@@ -358,3 +358,64 @@ class TestAction:
         result = decisions.ParseAlarmAction().run(None)
         assert result.is_error()
         assert "has no 'alarm_id'" in result.error
+
+
+# --- alarm_plan: what ha.v1.on_alarm does with a notification ---------------------------
+
+class TestAlarmPlan:
+    def test_a_server_in_error_replaces_its_member_with_the_options_as_given(self):
+        plan = alarm.alarm_plan(body(event_reason_data()), stack="web", group="asg",
+                                options={"count": 2}, execution_id="ex-1")
+        assert plan["next"] == "heal" and plan["workflow"] == "ha.v1.replace_member"
+        assert plan["inputs"] == {
+            "stack": "web", "group": "asg", "member": SERVER, "strategy": "specific",
+            "not_a_member": "ignore", "count": 2,
+            "reason": "Aodh alarm web-failed (%s), ha.v1.on_alarm execution ex-1" % ALARM_ID}
+        assert plan["report"]["member"] == SERVER and plan["report"]["stack"] == "web"
+
+    def test_an_alarm_naming_no_member_replaces_the_failed_ones_and_reason_can_be_given(self):
+        plan = alarm.alarm_plan(body(THRESHOLD), stack="web", options={"reason": "mine"})
+        assert plan["inputs"]["strategy"] == "failed" and plan["inputs"]["member"] is None
+        assert plan["inputs"]["reason"] == "mine"
+
+    def test_a_failover_checks_the_named_server_is_the_active_one_first(self):
+        named = alarm.alarm_plan(body(event_reason_data()), stack="pair",
+                                 operation="failover_volume", options={"standby": "b"})
+        assert named["next"] == "check_active" and named["workflow"] == "ha.v1.failover_volume"
+        assert named["inputs"] == {"stack": "pair", "standby": "b"}
+        unnamed = alarm.alarm_plan(body(THRESHOLD), stack="pair", operation="failover_volume")
+        assert unnamed["next"] == "heal" and unnamed["inputs"] == {"stack": "pair"}
+
+    def test_an_alarm_back_to_ok_is_ignored_and_its_report_says_why(self):
+        plan = alarm.alarm_plan(body(event_reason_data(), previous="alarm", current="ok"),
+                                stack="web")
+        assert plan["next"] == "ignore" and plan["inputs"] is None
+        report = plan["report"]
+        assert report["status"] == "ignored" and report["member"] is None
+        assert report["why"] == plan["decision"]["why"] and report["result"] is None
+
+    @pytest.mark.parametrize("kw, says", [
+        ({"operation": "reboot"}, "operation must be replace_member or failover_volume, not "
+                                  "reboot."),
+        ({"options": "fast"}, "options must be an object of extra inputs for "
+                              "ha.v1.replace_member, not fast."),
+        ({"options": {"forced": 1, "count": 1}}, "options forced are not inputs of "
+                                                 "ha.v1.replace_member that ha.v1.on_alarm "
+                                                 "passes on; use: count, "),
+        ({"stack": None}, "No stack to heal: input stack is null and alarm %s (type event) "
+                          "carries no stack_id" % ALARM_ID),
+    ])
+    def test_a_bad_configuration_fails_before_anything_is_decided(self, kw, says):
+        args = dict({"stack": "web"}, **kw)
+        with pytest.raises(alarm.AlarmConfigError) as err:
+            alarm.alarm_plan(body(event_reason_data()), **args)
+        assert str(err.value).startswith(says)
+
+    def test_the_configuration_is_checked_even_on_an_ok_alarm(self):
+        with pytest.raises(alarm.AlarmConfigError, match="operation must be"):
+            alarm.alarm_plan(body(THRESHOLD, previous="alarm", current="ok"),
+                             operation="reboot")
+
+    def test_the_action_gives_the_error_as_its_result(self):
+        result = decisions.AlarmPlanAction(operation="reboot").run(None)
+        assert result.is_error() and "operation must be" in result.error
