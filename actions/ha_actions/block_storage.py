@@ -8,10 +8,10 @@ wait-friendly: each answers ``pending`` so a workflow can poll with ``retry`` /
 
 from openstack import exceptions as sdk_exceptions
 
-from ha_actions import compute, pair
+from ha_actions import compute
 from ha_actions import orchestration as orch
 from ha_actions.connection import OpenStackAction, long_poll, readable
-from ha_actions.pair import NOT_FOUND, FailoverError
+from ha_actions.pair import NOT_FOUND, FailoverError, check_shape, decide
 
 # Cinder states a volume passes through on its own; anything else that is not the
 # expected state is final (error, error_detaching, maintenance...).
@@ -165,11 +165,11 @@ def failover_state(conn, stack, standby=None, parameter="active", failed=None):
         "servers": servers,
         "volume_ids": volume_ids,
     }
-    pair.check_shape(summary["name"], params, parameter, servers, volume_ids)
+    check_shape(summary["name"], params, parameter, servers, volume_ids)
     vols = volume_statuses(conn, volume_ids)
     base.update(volumes=vols["volumes"], where=vols["where"])
-    return dict(base, **pair.decide(summary["name"], recorded, servers, vols["volumes"],
-                                    vols["where"], parameter, standby, failed))
+    return dict(base, **decide(summary["name"], recorded, servers, vols["volumes"],
+                               vols["where"], parameter, standby, failed))
 
 
 class VolumeStatusesAction(OpenStackAction):

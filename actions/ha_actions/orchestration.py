@@ -17,7 +17,7 @@ from urllib import parse
 from mistral_lib import actions
 from openstack import exceptions as sdk_exceptions
 
-from ha_actions import selection, stack_update
+from ha_actions import selection
 from ha_actions.connection import (
     LONG_POLL_INTERVAL,
     OpenStackAction,
@@ -29,6 +29,7 @@ from ha_actions.stack_update import (
     DEAD_AFTER_S,
     SERVER_TYPES,
     failed_transiently,
+    next_step,
     traversal_dead,
 )
 
@@ -469,8 +470,8 @@ class StackStatusAction(OpenStackAction):
                                         self.previous_updated_time, self.stall_timeout,
                                         self.wait_s)
             if self.resumed is not None:
-                summary.update(stack_update.next_step(summary, self.resumed,
-                                                      self.max_resumes, self.timeout))
+                summary.update(next_step(summary, self.resumed, self.max_resumes,
+                                         self.timeout))
             return summary
 
         return readable(look)

@@ -66,7 +66,7 @@ def decide(stack_name, recorded, servers, volumes, where, parameter="active", st
             "The volumes of stack %s are not all held by one server (where: %s): no single "
             "active server. Attach every volume to the active server first (openstack "
             "server add volume), or detach the strays." % (stack_name, where))
-    active = pick(servers, holders[0])
+    active = next((s for s in servers if s["id"] == holders[0]), None)
     if active is None:
         raise FailoverError(
             "The volumes are attached to server %s, which is not one of the stack's "

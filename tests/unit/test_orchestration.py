@@ -553,6 +553,16 @@ class TestActions:
         mock_root(heat, status="UPDATE_COMPLETE", updated="2026-01-06T00:00:00Z")
         result = orch.StackStatusAction("web", "2026-01-05T00:00:00Z").run(None)
         assert result["status"] == "UPDATE_COMPLETE" and result["pending"] is False
+        assert "next_step" not in result
+
+    def test_stack_status_given_resumed_says_what_update_stack_does_next(self, heat):
+        mock_root(heat, status="UPDATE_COMPLETE", updated="2026-01-06T00:00:00Z")
+        done = orch.StackStatusAction("web", "2026-01-05T00:00:00Z", resumed=0).run(None)
+        assert (done["next_step"], done["failure"]) == ("done", None)
+        mock_root(heat, status="UPDATE_FAILED", updated="2026-01-06T00:00:00Z")
+        failed = orch.StackStatusAction("web", "2026-01-05T00:00:00Z", resumed=0).run(None)
+        assert failed["next_step"] == "fail" and failed["failure"].startswith(
+            "Stack web ended UPDATE_FAILED")
 
     def test_stack_status_waits_within_its_bound_for_the_update_to_end(self, heat):
         # Heat answers IN_PROGRESS twice, then COMPLETE: one action sees the end.
