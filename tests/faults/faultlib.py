@@ -27,6 +27,8 @@ import time
 import openstack
 from devcloud_fixtures import DEVCLOUD, MEMBER, REPO, STATE, mistral_since
 
+from ha_actions.cli import watch
+
 # Fernet tokens (and Keystone receipts) start with the version byte 0x80: "gAAAAA".
 TOKEN_PATTERN = re.compile(r"gAAAAA[0-9A-Za-z_=-]{40,}")
 HEALED = "healed"
@@ -38,6 +40,7 @@ HEALED_BY_LOOP = "healed by the reconcile loop"
 # stack whole and ended the run if it was left RUNNING.
 WHOLE_AFTER_LOSS = "healed by the lost run's update (the loop found it whole)"
 LOOP_STARTED = "Started by ha.v1.reconcile "
+LOOP_EVERY_S = 20  # the rows' loops look as `openstack ha watch --every 20` does
 # What a newer run's concurrency guard writes on a run Mistral lost (workflow.py).
 ENDED_AS_LOST = "Mistral lost this execution"
 # The two named ways Mistral loses a run (README, Known limits).
@@ -221,11 +224,12 @@ class FaultRun:
         self.stack_ids += list(stack_ids)
 
     def loop_on(self, stack_id, stale_after=90):
-        """Watch the stack with the reconcile loop, as ``openstack ha watch STACK
-        --stale-after`` does (a cron trigger every minute); unwatched when the test ends."""
+        """Watch the stack with the reconcile loop, as ``openstack ha watch STACK --every
+        20 --stale-after`` does (a cron trigger every 20 s); unwatched when the test ends."""
         self.loop = "ha-watch-ft-%s" % stack_id
         resp = self.api._call("post", "/cron_triggers", json={
-            "name": self.loop, "workflow_name": "ha.v1.reconcile", "pattern": "* * * * *",
+            "name": self.loop, "workflow_name": "ha.v1.reconcile",
+            "pattern": watch.pattern_for(LOOP_EVERY_S),
             "workflow_input": json.dumps({"stack": stack_id, "stale_after": stale_after})})
         assert resp.status_code == 201, resp.text
 

@@ -67,9 +67,9 @@ def test_watch_heals_a_failed_member_with_no_run_started_by_the_test(
         conn, admin_conn, osc, mistral_api, stacks, pack_workflows):
     template, files = example("asg_of_servers.yaml", "member_server.yaml")
     body = stacks.create(template, parameters={"size": 2}, files=files)
-    row = osc.json("ha", "watch", body["stack_name"], "--every", "60")
+    row = osc.json("ha", "watch", body["stack_name"], "--every", "20")
     assert (row["name"], row["stack"], row["every_s"], row["pattern"]) == (
-        "ha-watch-" + body["stack_name"], body["id"], 60, "* * * * *")
+        "ha-watch-" + body["stack_name"], body["id"], 20, "* * * * * */20")
     try:
         before = members(conn, body["id"])
         victim = sorted(before)[0]
@@ -119,8 +119,9 @@ def test_bad_watch_requests_fail_clearly_and_change_nothing(osc, mistral, stacks
     template, files = example("asg_of_servers.yaml", "member_server.yaml")
     body = stacks.create(template, parameters={"size": 1}, files=files)
     for args, message in (
-            (("--every", "90"), "--every must be whole minutes between 60 and 3600 seconds"),
-            (("--every", "30"), "not 30. Nothing was changed."),
+            (("--every", "90"), "--every must be 10, 15, 20 or 30 seconds, or whole minutes "
+                                "between 60 and 3600 seconds"),
+            (("--every", "25"), "not 25. Nothing was changed."),
             (("--stale-after", "0"), "--stale-after must be > 0 seconds")):
         proc = osc.run("ha", "watch", body["stack_name"], *args)
         assert proc.returncode == 1 and message in proc.stderr, (args, proc.stderr)

@@ -214,12 +214,17 @@ def test_member_replace_passes_its_options_and_nothing_unset():
                                   "member": "m-1", "force": True, "timeout": 60})]
 
 
-def test_watch_every_is_whole_minutes_and_reads_back():
+def test_watch_every_is_a_part_of_a_minute_or_whole_minutes_and_reads_back():
     from ha_actions.cli import watch
-    for every, pattern in ((60, "* * * * *"), (300, "*/5 * * * *"), (3600, "0 * * * *")):
+    for every, pattern in ((10, "* * * * * */10"), (20, "* * * * * */20"),
+                           (30, "* * * * * */30"), (60, "* * * * *"),
+                           (300, "*/5 * * * *"), (3600, "0 * * * *")):
         assert watch.pattern_for(every) == pattern
         assert watch.every_of(pattern) == every
-    for bad in (0, 30, 90, 3660):
-        with pytest.raises(exceptions.CommandError, match="whole minutes between 60 and 3600"):
+    for bad in (0, 5, 25, 45, 90, 3660):
+        with pytest.raises(exceptions.CommandError, match="10, 15, 20 or 30 seconds, or whole "
+                                                          "minutes between 60 and 3600"):
             watch.pattern_for(bad)
+    for foreign in ("* * * * * */7", "*/5 8 * * *", "0 0 * * * */20"):
+        assert watch.every_of(foreign) is None
     assert watch.every_of("0 8 * * *") is None

@@ -14,13 +14,18 @@ RECONCILE = "ha.v1.reconcile"
 COLUMNS = ("name", "stack", "every_s", "pattern", "stale_after", "next_execution_time")
 
 
+SUB_MINUTE = (10, 15, 20, 30)  # seconds that divide a minute: croniter's seconds field
+
+
 def pattern_for(every_s):
-    """The cron pattern of a look every ``every_s`` seconds (whole minutes, at most an
-    hour: a cron trigger's smallest step is a minute)."""
+    """The cron pattern of a look every ``every_s`` seconds: 10, 15, 20 or 30 (a sixth,
+    seconds field, which Mistral's croniter reads), or whole minutes up to an hour."""
+    if every_s in SUB_MINUTE:
+        return "* * * * * */%d" % every_s
     if every_s < 60 or every_s > 3600 or every_s % 60:
         raise exceptions.CommandError(
-            "--every must be whole minutes between 60 and 3600 seconds (a Mistral cron "
-            "trigger fires at most once a minute), not %s. Nothing was changed." % every_s)
+            "--every must be 10, 15, 20 or 30 seconds, or whole minutes between 60 and 3600 "
+            "seconds, not %s. Nothing was changed." % every_s)
     minutes = every_s // 60
     return "* * * * *" if minutes == 1 else ("0 * * * *" if minutes == 60
                                              else "*/%d * * * *" % minutes)
@@ -28,11 +33,16 @@ def pattern_for(every_s):
 
 def every_of(pattern):
     """Seconds between looks of a pattern pattern_for made (None for another one)."""
-    minute = pattern.split()[0] if pattern else ""
+    fields = (pattern or "").split()
+    if len(fields) == 6 and fields[:5] == ["*"] * 5 and fields[5][2:].isdigit() \
+            and fields[5].startswith("*/") and int(fields[5][2:]) in SUB_MINUTE:
+        return int(fields[5][2:])
+    if len(fields) != 5:
+        return None
     if pattern == "* * * * *":
         return 60
-    if minute.startswith("*/") and minute[2:].isdigit():
-        return int(minute[2:]) * 60
+    if fields[0].startswith("*/") and fields[0][2:].isdigit() and fields[1:] == ["*"] * 4:
+        return int(fields[0][2:]) * 60
     return 3600 if pattern == "0 * * * *" else None
 
 
@@ -101,7 +111,8 @@ class Watch(command.ShowOne):
     def get_parser(self, prog_name):
         parser = stack_argument(super().get_parser(prog_name))
         parser.add_argument("--every", type=int, default=60, metavar="<seconds>",
-                            help="seconds between looks, whole minutes (default 60)")
+                            help="seconds between looks: 10, 15, 20, 30 or whole minutes "
+                                 "(default 60)")
         parser.add_argument("--stale-after", type=int, default=None, metavar="<seconds>",
                             help="a run of the pack without progress this long is lost "
                                  "(default 120)")
