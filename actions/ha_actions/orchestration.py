@@ -455,7 +455,7 @@ class StackStatusAction(OpenStackAction):
     """
 
     def __init__(self, stack, previous_updated_time=None, stall_timeout=None, wait_s=0,
-                 resumed=None, max_resumes=2, timeout=None):
+                 resumed=None, max_resumes=3, timeout=None):
         self.stack = stack
         self.previous_updated_time = previous_updated_time
         self.stall_timeout = stall_timeout
