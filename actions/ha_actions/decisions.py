@@ -133,12 +133,8 @@ class ReportAction(actions.Action):
     (report.report): every status, every message, the error of a failed step."""
 
     def __init__(self, workflow, request, facts=None, execution=None, started_at=None):
-        self.workflow = workflow
-        self.request = request
-        self.facts = facts
-        self.execution = execution
-        self.started_at = started_at
+        self.args = dict(workflow=workflow, request=request, facts=facts,
+                         execution_id=execution, started_at=started_at)
 
     def run(self, context):
-        return readable(lambda: report(self.workflow, self.request, self.facts,
-                                       self.execution, self.started_at))
+        return readable(lambda: report(**self.args))

@@ -67,9 +67,6 @@ def busy_message(before, timeout, with_group=True):
 # group_size, failed_batch (index of the batch that failed), error (the failed task's
 # result)}; each null (or []) until the run got there.
 
-HELD = ("paused", "cooldown", "flapping")
-
-
 def selected(facts):
     """The selection, with what Heat's events said of a member no one has now: its
     status (already_healed | not_a_member), former_member, and its message first."""
@@ -102,7 +99,7 @@ def replace_member_failure(request, facts):
 def replace_member_status(request, facts):
     """The report status, by the first that holds: failed, skipped (an older run works
     on the stack), already_healed, ignored (not a member, not_a_member: ignore), dry_run,
-    paused / cooldown / flapping (the heal limits), replaced."""
+    the heal limits' status when not ok (paused, cooldown, flapping), replaced."""
     if replace_member_failure(request, facts) is not None:
         return "failed"
     guard, selection = facts.get("guard") or {}, selected(facts)
@@ -116,10 +113,8 @@ def replace_member_status(request, facts):
         return "ignored"
     if request["dry_run"]:
         return "dry_run"
-    limits = facts.get("limits") or {}
-    if limits.get("status") in HELD:
-        return limits["status"]
-    return "replaced"
+    held = (facts.get("limits") or {}).get("status")
+    return held if held not in (None, "ok") else "replaced"
 
 
 def replace_member_base(request, facts, execution_id):
@@ -188,7 +183,7 @@ def replace_member_fields(status, request, facts):
                 "remaining_failed": selection["remaining_failed"],
                 "heat_preview": facts.get("heat_preview"),
                 "message": dry_run_message(selection)}
-    if status in HELD:
+    if status == limits.get("status"):
         return {"message": limits["message"],
                 "would_replace": [n for batch in selection["batches"] for n in batch],
                 "last_heal": limits["last_heal"], "heals_in_window": limits["heals_in_window"]}
