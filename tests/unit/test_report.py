@@ -240,3 +240,179 @@ def test_the_action_returns_the_report_or_the_error():
     assert got["status"] == "failed" and got["message"] == "boom"
     refused = ReportAction("nothing", REQUEST).run(None)
     assert refused.is_error() and "No report for workflow 'nothing'" in refused.error
+
+
+# --- ha.v1.failover_volume ---------------------------------------------------------------
+
+FV_REQUEST = {"stack": "pair", "standby": None, "parameter": "active", "hook_timeout": 120,
+              "dead_host_policy": "fail", "fencing_hook": "ft.fence", "fence_timeout": 120,
+              "restore": False, "timeout": 300}
+PAIR = {"status": "ready", "stack": {"id": "sid", "name": "pair", "ref": "pair/sid"},
+        "active": {"name": "server_a", "id": "a", "status": "ACTIVE"},
+        "standby": {"name": "server_b", "id": "b"}, "volume_ids": ["v1", "v2"],
+        "where": {"v1": ["a"], "v2": ["a"]}, "message": "Ready."}
+STEPS = [{"name": "inspect", "result": "Ready.", "duration_s": 0.5}]
+STOPPED = {"method": "stop", "result": "SHUTOFF"}
+NOT_NEEDED = {"method": "none", "result": "not needed"}
+FV_BASE = {"stack": {"id": "sid", "name": "pair"},
+           "old_active": {"name": "server_a", "id": "a"},
+           "new_active": {"name": "server_b", "id": "b"}, "execution_id": EX,
+           "stale_executions": [], "duration_s": 42}
+MOVED = {"v1": ["b"], "v2": ["b"]}
+
+
+def fv_facts(**changes):
+    got = {"stack_info": {"id": "sid", "name": "pair", "ref": "pair/sid"}, "guard": GUARD,
+           "state": PAIR, "limits": {"status": "ok"}, "where": MOVED, "fencing": STOPPED,
+           "restored": None, "steps": STEPS, "mark": STARTED, "old_state": None,
+           "fence_failed": False, "restore_state": None, "failed_step": None, "error": None,
+           "located": None, "locate_error": None}
+    got.update(changes)
+    return got
+
+
+def failover(request=None, **changes):
+    return rp.report("failover_volume", dict(FV_REQUEST, **(request or {})),
+                     fv_facts(**changes), EX, STARTED, now=NOW)
+
+
+def test_failed_over():
+    restored = {"name": "server_a", "old_id": "a", "new_id": "a2", "status": "ACTIVE"}
+    got = failover({"restore": True}, restored=restored)
+    assert got == dict(FV_BASE, status="failed_over", volumes=MOVED, fencing=STOPPED,
+                       restored=restored, steps=STEPS,
+                       message="Failed over 2 volume(s) from server_a to server_b; stack "
+                               "parameter active = server_b.")
+
+
+def test_failover_skipped():
+    guard = dict(GUARD, blocking=["ex-0"], message="Skipped, nothing changed: ex-0.")
+    got = failover(guard=guard, state=None, steps=[])
+    assert got == {"stack": {"id": "sid", "name": "pair"}, "status": "skipped",
+                   "execution_id": EX, "running_executions": ["ex-0"], "volumes": None,
+                   "fencing": NOT_NEEDED, "steps": [], "message": guard["message"],
+                   "duration_s": 42}
+
+
+@pytest.mark.parametrize("status", ["paused", "cooldown", "flapping"])
+def test_failover_held_by_the_heal_limits(status):
+    limits = {"status": status, "message": status + ": nothing moved.",
+              "last_heal": {"id": "ex-0"}, "heals_in_window": {"the stack": ["ex-0"]}}
+    got = failover(limits=limits, where=PAIR["where"])
+    assert got == dict(FV_BASE, status=status, volumes=PAIR["where"], fencing=NOT_NEEDED,
+                       steps=STEPS, message=limits["message"], last_heal={"id": "ex-0"},
+                       heals_in_window={"the stack": ["ex-0"]})
+
+
+def test_already_active():
+    state = dict(PAIR, status="already_active", standby=None,
+                 message="server_a is the active already.")
+    got = failover(state=state, where=PAIR["where"])
+    assert got == dict(FV_BASE, new_active={"name": "server_a", "id": "a"},
+                       status="already_active", volumes=PAIR["where"], fencing=NOT_NEEDED,
+                       steps=STEPS, message="server_a is the active already.")
+
+
+def test_recorded():
+    state = dict(PAIR, status="record_only", message="The volumes are already all on server_b.")
+    got = failover(state=state)
+    assert got == dict(FV_BASE, status="recorded", volumes=MOVED, fencing=NOT_NEEDED,
+                       steps=STEPS, message="The volumes are already all on server_b. Stack "
+                                            "parameter active = server_b now.")
+
+
+def test_failover_failed_before_the_pair_was_read():
+    fencing = {"method": "none", "result": "not started"}
+    got = failover(state=None, guard=None, where=None, steps=[], fencing=fencing,
+                   error="dead_host_policy force_down needs an admin. Nothing was changed.")
+    message = "dead_host_policy force_down needs an admin. Nothing was changed."
+    assert got == {"stack": "pair", "execution_id": EX, "status": "failed", "error": message,
+                   "message": message, "volumes": None, "fencing": fencing, "steps": [],
+                   "duration_s": 42}
+
+
+def test_fencing_not_confirmed_under_policy_fail_says_what_to_do():
+    fencing = {"method": "stop", "result": "not confirmed - still ACTIVE"}
+    got = failover(fencing=fencing, fence_failed=True, where=PAIR["where"])
+    assert got["status"] == "failed" and got["fencing"] == fencing
+    assert got["error"] == got["message"] == (
+        "Fencing failed: could not stop the old active server_a (a): not confirmed - still "
+        "ACTIVE. The volumes were NOT moved (still on server_a). If its compute host is down "
+        "(Nova accepts the stop but cannot carry it out), make sure the server is really off "
+        "(power off the host; an admin can then mark its nova-compute service forced_down), "
+        "then run again with dead_host_policy=delete_server: it deletes server_a (Nova "
+        "deletes it locally and releases its volumes) and moves the volumes to server_b. An "
+        "admin can run with dead_host_policy=force_down and a fencing_hook, which powers the "
+        "host off and has it forced down first.")
+
+
+def test_fencing_not_confirmed_under_delete_server_goes_on():
+    got = failover({"dead_host_policy": "delete_server"}, fence_failed=True,
+                   fencing={"method": "delete_server", "result": "deleted"})
+    assert got["status"] == "failed_over"
+
+
+@pytest.mark.parametrize("step, error, facts_, message", [
+    ("locate_host", "Nova said no.", {},
+     "Fencing failed: Nova said no. The volumes were NOT moved."),
+    ("fence_host", {"error": "x", "result": "no power"}, {"old_state": {"host": "cmp1"}},
+     "Fencing failed: the fencing hook ft.fence failed or took longer than hook_timeout "
+     "(120 s) for host cmp1: no power. The compute service was not forced down and the "
+     "volumes were NOT moved (still on server_a)."),
+    ("force_down", "refused.", {}, "Fencing failed: refused."),
+    ("delete_old", "403", {},
+     "Fencing failed: stop and delete of server_a were refused: 403. The volumes were NOT "
+     "moved."),
+    ("wait_deleted", None, {},
+     "Fencing failed: server_a was not deleted within 120 s. The volumes were NOT moved."),
+    ("record", {"error": "x", "result": "Stack pair ended UPDATE_FAILED: no"}, {},
+     "The volumes are on server_b but recording it in the stack parameter active failed: "
+     "Stack pair ended UPDATE_FAILED: no Set it yourself: openstack stack update --existing "
+     "--parameter active=server_b pair"),
+])
+def test_a_failed_step_says_it_in_its_words(step, error, facts_, message):
+    got = failover(failed_step=step, error=error, **facts_)
+    assert got["status"] == "failed"
+    assert got["error"] == got["message"] == message
+
+
+LOCATED = {"v1": ["b"], "v2": ["available"]}
+NOW_AT = " Volumes now (volume: servers or status): {'v1': ['b'], 'v2': ['available']}"
+
+
+@pytest.mark.parametrize("step, error, message", [
+    ("detach", "busy", "Detaching from server_a failed: busy"),
+    ("attach", "busy", "Attaching to server_b failed: busy"),
+    ("wait_detached", None, "Volumes did not become available after detaching from server_a "
+                            "(300 s): {'v1': ['a'], 'v2': ['a']}"),
+    ("wait_attached", None, "Volumes were not attached to server_b after 300 s: "
+                            "{'v1': ['a'], 'v2': ['a']}"),
+    ("wait_attached", "Heartbeat wasn't received.", "Heartbeat wasn't received."),
+    ("wait_deleted", "Nova 500", "Nova 500"),
+])
+def test_a_failure_mid_move_says_where_the_volumes_are(step, error, message):
+    got = failover(failed_step=step, error=error, where=PAIR["where"], located=LOCATED)
+    assert got["error"] == message + NOW_AT
+    assert got["volumes"] == LOCATED
+    unread = failover(failed_step=step, error=error, where=PAIR["where"],
+                      locate_error="Cinder 503")
+    assert unread["error"] == message + " Could not read where the volumes are: Cinder 503"
+    assert unread["volumes"] == PAIR["where"]
+
+
+@pytest.mark.parametrize("error, restore_state, why", [
+    ("delete refused", None, "delete refused"),
+    ({"error": "x", "result": "Stack pair ended UPDATE_FAILED"}, None,
+     "Stack pair ended UPDATE_FAILED"),
+    (None, {"status": "ACTIVE"}, "server a was not deleted within 300 s (still ACTIVE)"),
+])
+def test_a_failed_restore_says_the_volumes_are_safe(error, restore_state, why):
+    got = failover({"restore": True}, failed_step="restore", error=error,
+                   restore_state=restore_state, mark="2026-12-03 09:00:40")
+    assert got["status"] == "failed"
+    assert got["error"] == (
+        "Failed over: the volumes are on server_b (b) and the stack records it, but restoring "
+        "server_a failed: %s. Replace it yourself: openstack stack resource mark unhealthy "
+        "pair server_a && openstack stack update --existing pair" % why)
+    assert got["steps"] == STEPS + [{"name": "restore", "result": "FAILED: " + why,
+                                     "duration_s": 2.0}]
