@@ -7,7 +7,7 @@ import sys
 import pytest
 
 PURE = ("errors", "names", "guard", "alarm", "inputs", "selection", "reconcile", "pair",
-        "stack_update")
+        "stack_update", "report")
 IO = ("ha_actions.connection", "keystoneauth1", "openstack", "mistral_lib", "requests")
 
 CHECK = """

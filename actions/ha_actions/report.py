@@ -1,0 +1,431 @@
+"""What a workflow says when it ends: its report for every status, the operator's
+messages, and a sub-workflow's error unwrapped. Pure: it is handed what the run found
+and did (the workflow's published values, as ``facts``) and the run's own input
+(``request``) and returns the report; the workflow's one ``report`` task calls it
+through ``ha.report`` (``decisions.ReportAction``), on success and on failure alike.
+
+``REPORTS`` names the builder of each workflow.
+"""
+
+import datetime
+
+from ha_actions.errors import OperatorError
+from ha_actions.guard import parse_created_at
+
+
+class ReportError(OperatorError, ValueError):
+    """The report cannot be built from what the workflow handed over (a pack bug)."""
+
+
+def text(value):
+    """``value`` as YAQL's ``str()`` writes it (null, true, false), so a message reads
+    the same as when the workflows built it."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return str(value)
+
+
+def unwrap_error(result):
+    """A failed task's error as text. A sub-workflow's is its output-on-error with
+    Mistral's ``result`` (the message it failed with) added: that message; an action's
+    is the text itself."""
+    if isinstance(result, dict) and result.get("result") is not None:
+        return text(result["result"])
+    return text(result)
+
+
+def duration_s(started_at, now=None):
+    """Whole seconds since ``started_at`` (Mistral's created_at, UTC)."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    return int((now - parse_created_at(started_at)).total_seconds())
+
+
+def held_or(facts, status):
+    """The heal limits' status (paused, cooldown, flapping) when they held the run back,
+    else ``status``."""
+    held = (facts.get("limits") or {}).get("status")
+    return held if held not in (None, "ok") else status
+
+
+def names(rows):
+    """'a, b': the names of report rows ({name, ...}) or of plain names."""
+    return ", ".join(row["name"] if isinstance(row, dict) else row for row in rows)
+
+
+def busy_message(before, timeout, with_group=True):
+    """The stack (or its group) is still *_IN_PROGRESS after the wait: why nothing
+    was changed."""
+    stack = before["stack"]
+    group = (" (group %s: %s)" % (before["group"]["name"], text(before["group"]["status"]))
+             if with_group else "")
+    return ("Stack %s is still %s%s after %s s: not updating over a running operation.%s"
+            % (stack["name"], stack["status"], group, text(timeout),
+               " Try again later." if with_group else ""))
+
+
+# --- ha.v1.replace_member ---------------------------------------------------------------
+# facts: {reason, before (ha.group_members), guard (ha.concurrent_runs), selection
+# (ha.select_members), history (ha.group_history: a physical id no member has now),
+# limits (ha.heal_history), heat_preview, replaced, also_replaced, lost_builds,
+# group_size, failed_batch (index of the batch that failed), error (the failed task's
+# result)}; each null (or []) until the run got there.
+
+def selected(facts):
+    """The selection, with what Heat's events said of a member no one has now: its
+    status (already_healed | not_a_member), former_member, and its message first."""
+    selection, history = facts.get("selection") or {}, facts.get("history")
+    if not history:
+        return selection
+    return dict(selection, status=history["status"], former_member=history["former_member"],
+                message=history["message"] + " " + selection["message"])
+
+
+def replace_member_failure(request, facts):
+    """The error text when the run failed, else None."""
+    selection, before = selected(facts), facts.get("before")
+    if facts.get("error") is not None:
+        error = unwrap_error(facts["error"])
+        if facts.get("failed_batch") is None:
+            return error
+        index, batches = facts["failed_batch"], selection["batches"]
+        done = facts.get("replaced") or []
+        return "Batch %d of %d (%s): %s%s" % (
+            index + 1, len(batches), names(batches[index]), error,
+            " Already replaced: %s." % names(done) if done else "")
+    if before and before.get("busy"):
+        return busy_message(before, request["timeout"])
+    if selection.get("status") == "not_a_member" and request["not_a_member"] != "ignore":
+        return facts["history"]["message"]
+    return None
+
+
+def replace_member_status(request, facts):
+    """The report status, by the first that holds: failed, skipped (an older run works
+    on the stack), already_healed, ignored (not a member, not_a_member: ignore), dry_run,
+    the heal limits' status when not ok (paused, cooldown, flapping), replaced."""
+    if replace_member_failure(request, facts) is not None:
+        return "failed"
+    guard, selection = facts.get("guard") or {}, selected(facts)
+    if guard.get("blocking"):
+        return "skipped"
+    if not selection:
+        raise ReportError("replace_member ended with neither an error nor a selection.")
+    if selection["status"] == "already_healed":
+        return "already_healed"
+    if selection["status"] == "not_a_member":
+        return "ignored"
+    if request["dry_run"]:
+        return "dry_run"
+    return held_or(facts, "replaced")
+
+
+def replace_member_base(request, facts, execution_id):
+    """The fields every report has: the request as the stack lookup resolved it, or
+    as given when the run failed before (then without reason, size and warnings)."""
+    before, guard = facts.get("before"), facts.get("guard")
+    if not before:
+        return {"stack": request["stack"], "group": request["group"],
+                "strategy": request["strategy"], "member": request["member"],
+                "count": request["count"], "execution_id": execution_id}
+    base = {"stack": {"id": before["stack"]["id"], "name": before["stack"]["name"]},
+            "group": before["group"]["name"], "strategy": request["strategy"],
+            "member": request["member"], "count": request["count"],
+            "reason": facts.get("reason"), "execution_id": execution_id,
+            "group_size_before": before["size"], "warnings": before["warnings"],
+            "replaced": []}
+    if guard is not None:
+        base["stale_executions"] = guard["stale"]
+    return base
+
+
+def replaced_message(request, facts):
+    """What a run that replaced says: which members, in how many batches, and what
+    else happened on the way (Heat's own replacements, lost builds, stale runs ended,
+    force)."""
+    selection, guard = facts["selection"], facts.get("guard") or {}
+    parts = ["Replaced %s in %d batch(es). %s" % (
+        names(facts["replaced"]), len(selection["batches"]), selection["message"])]
+    if facts.get("also_replaced"):
+        parts.append(" Heat also replaced %s (already failed)." % names(facts["also_replaced"]))
+    if facts.get("lost_builds"):
+        parts.append(" Deleted server(s) %s whose build Nova had lost; Heat built them "
+                     "again." % ", ".join(facts["lost_builds"]))
+    if guard.get("stale"):
+        parts.append(" " + guard["message"])
+    if request["force"]:
+        parts.append(" " + (facts.get("limits") or {}).get("message", ""))
+    return "".join(parts)
+
+
+def dry_run_message(selection):
+    return ("Dry run, nothing changed. %s Would mark unhealthy and replace, in batches: %s. "
+            "heat_preview is what a no-change update would do now; members are marked "
+            "unhealthy only in a real run, so it lists them only if Heat already shows "
+            "them failed." % (selection["message"],
+                              " | ".join(", ".join(batch) for batch in selection["batches"])))
+
+
+def replace_member_fields(status, request, facts):
+    """The fields of ``status`` beyond the base."""
+    selection, guard = selected(facts), facts.get("guard") or {}
+    limits = facts.get("limits") or {}
+    if status == "failed":
+        error = replace_member_failure(request, facts)
+        return {"error": error, "message": error, "replaced": facts.get("replaced") or [],
+                "also_replaced": facts.get("also_replaced") or []}
+    if status == "skipped":
+        return {"running_executions": guard["blocking"], "message": guard["message"]}
+    if status == "already_healed":
+        return {"message": selection["message"],
+                "former_member": selection.get("former_member")}
+    if status == "ignored":
+        return {"message": selection["message"]}
+    if status == "dry_run":
+        return {"would_replace": selection["selected"], "batches": selection["batches"],
+                "remaining_failed": selection["remaining_failed"],
+                "heat_preview": facts.get("heat_preview"),
+                "message": dry_run_message(selection)}
+    if status == limits.get("status"):
+        return {"message": limits["message"],
+                "would_replace": [n for batch in selection["batches"] for n in batch],
+                "last_heal": limits["last_heal"], "heals_in_window": limits["heals_in_window"]}
+    return {"replaced": facts["replaced"], "also_replaced": facts.get("also_replaced") or [],
+            "batches": selection["batches"], "group_size": facts.get("group_size"),
+            "remaining_failed": selection["remaining_failed"],
+            "lost_builds": facts.get("lost_builds") or [],
+            "message": replaced_message(request, facts)}
+
+
+def replace_member_report(request, facts, execution_id, started_at, now=None):
+    """ha.v1.replace_member's report (see the header of workflows/replace_member.yaml).
+    ``request``: the run's input, defaults included (``execution().input``)."""
+    status = replace_member_status(request, facts)
+    report = replace_member_base(request, facts, execution_id)
+    report["status"] = status
+    report.update(replace_member_fields(status, request, facts))
+    report["duration_s"] = duration_s(started_at, now)
+    return report
+
+
+def replace_member_batch_report(request, facts, execution_id=None, started_at=None,
+                                now=None):
+    """How one batch (ha.v1.replace_member_batch) failed: ``{"status": "failed",
+    "error"}``; the error says the members are marked unhealthy when the update
+    (``facts["failed_step"]``) failed. The parent's report puts it in its batch's words."""
+    before = facts.get("before")
+    if facts.get("error") is None and before and before.get("busy"):
+        error = busy_message(before, request["timeout"], with_group=False)
+    elif facts.get("error") is None:
+        raise ReportError("replace_member_batch reports only a failure; it had no error.")
+    else:
+        error = unwrap_error(facts["error"])
+        if facts.get("failed_step") == "update":
+            error += " (members marked unhealthy: %s)" % ", ".join(request["members"])
+    return {"status": "failed", "error": error}
+
+
+# --- ha.v1.failover_volume --------------------------------------------------------------
+# facts: {stack_info (ha.stack_status), guard, state (ha.failover_state), limits, where
+# (where each volume is, as last seen), fencing, restored, steps, mark (when the last step
+# ended), old_state (ha.server_state of the old active), fence_failed (the stop was not
+# confirmed), restore_state (ha.server_state after the restore's delete), failed_step (the
+# step whose failure has its own words), error (the failed task's result), located /
+# locate_error (where the volumes are after a failure mid-move, or why that could not be
+# read)}.
+
+NOT_NEEDED = {"method": "none", "result": "not needed"}
+
+
+def since(mark, now=None):
+    """Seconds (with fraction) since ``mark``, as a step record's duration_s."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    return (now - parse_created_at(mark)).total_seconds()
+
+
+def fence_failed_message(request, state, fencing):
+    """The old active could not be stopped: nothing moved; what the operator can do."""
+    active, standby = state["active"], state["standby"]
+    return (
+        "Fencing failed: could not stop the old active %s (%s): %s. The volumes were NOT "
+        "moved (still on %s). If its compute host is down (Nova accepts the stop but cannot "
+        "carry it out), make sure the server is really off (power off the host; an admin "
+        "can then mark its nova-compute service forced_down), then run again with "
+        "dead_host_policy=delete_server: it deletes %s (Nova deletes it locally and "
+        "releases its volumes) and moves the volumes to %s. An admin can run with "
+        "dead_host_policy=force_down and a fencing_hook, which powers the host off and has "
+        "it forced down first." % (active["name"], active["id"], text(fencing["result"]),
+                                   active["name"], active["name"], standby["name"]))
+
+
+def restore_error(request, facts):
+    """Why restoring the old active failed: the step's error, or its delete not done."""
+    if facts.get("error") is not None:
+        return unwrap_error(facts["error"])
+    return "server %s was not deleted within %s s (still %s)" % (
+        facts["state"]["active"]["id"], text(request["timeout"]),
+        facts["restore_state"]["status"])
+
+
+def failed_step(request, facts):
+    """The step whose failure has its own words: ``failed_step``, or the fence when it
+    was not confirmed and dead_host_policy is fail (other policies go on)."""
+    if facts.get("failed_step"):
+        return facts["failed_step"]
+    if facts.get("fence_failed") and request["dead_host_policy"] == "fail":
+        return "fence"
+    return None
+
+
+def failover_step_error(request, facts):
+    """The words of the step that failed (``failed_step``), or the error itself."""
+    step, state = failed_step(request, facts), facts.get("state") or {}
+    error = text(None) if facts.get("error") is None else unwrap_error(facts["error"])
+    active, standby = state.get("active") or {}, state.get("standby") or {}
+    if step == "fence":
+        return fence_failed_message(request, state, facts["fencing"])
+    if step in ("locate_host", "force_down"):
+        return "Fencing failed: %s%s" % (
+            error, " The volumes were NOT moved." if step == "locate_host" else "")
+    if step == "fence_host":
+        return ("Fencing failed: the fencing hook %s failed or took longer than hook_timeout "
+                "(%s s) for host %s: %s. The compute service was not forced down and the "
+                "volumes were NOT moved (still on %s)." % (
+                    request["fencing_hook"], text(request["hook_timeout"]),
+                    text((facts.get("old_state") or {}).get("host")), error, active["name"]))
+    if step == "delete_old":
+        return ("Fencing failed: stop and delete of %s were refused: %s. The volumes were NOT "
+                "moved." % (active["name"], error))
+    if step == "wait_deleted" and facts.get("error") is None:
+        return ("Fencing failed: %s was not deleted within %s s. The volumes were NOT moved."
+                % (active["name"], text(request["fence_timeout"])))
+    if step in ("detach", "attach"):
+        return "%s %s failed: %s" % ("Detaching from" if step == "detach" else "Attaching to",
+                                     (active if step == "detach" else standby)["name"], error)
+    if step == "wait_detached" and facts.get("error") is None:
+        return "Volumes did not become available after detaching from %s (%s s): %s" % (
+            active["name"], text(request["timeout"]), text(facts.get("where")))
+    if step == "wait_attached" and facts.get("error") is None:
+        return "Volumes were not attached to %s after %s s: %s" % (
+            standby["name"], text(request["timeout"]), text(facts.get("where")))
+    if step == "record":
+        return ("The volumes are on %s but recording it in the stack parameter %s failed: %s "
+                "Set it yourself: openstack stack update --existing --parameter %s=%s %s" % (
+                    standby["name"], request["parameter"], error, request["parameter"],
+                    standby["name"], state["stack"]["name"]))
+    if step == "restore":
+        return ("Failed over: the volumes are on %s (%s) and the stack records it, but "
+                "restoring %s failed: %s. Replace it yourself: openstack stack resource mark "
+                "unhealthy %s %s && openstack stack update --existing %s" % (
+                    standby["name"], standby["id"], active["name"],
+                    restore_error(request, facts), state["stack"]["name"], active["name"],
+                    state["stack"]["name"]))
+    return error
+
+
+def failover_error(request, facts):
+    """The error text of a failed failover, with where the volumes are when a failure
+    mid-move had them read."""
+    error = failover_step_error(request, facts)
+    if facts.get("located") is not None:
+        return error + " Volumes now (volume: servers or status): " + text(facts["located"])
+    if facts.get("locate_error") is not None:
+        return error + " Could not read where the volumes are: " + unwrap_error(
+            facts["locate_error"])
+    return error
+
+
+def failover_status(request, facts):
+    """failed (an error, or a step that failed in its own words), skipped, the state's
+    already_active, recorded (the volumes were on the standby already), the heal
+    limits' status when not ok, failed_over."""
+    if facts.get("error") is not None or failed_step(request, facts):
+        return "failed"
+    if (facts.get("guard") or {}).get("blocking"):
+        return "skipped"
+    state = facts.get("state")
+    if not state:
+        raise ReportError("failover_volume ended with neither an error nor a state.")
+    if state["status"] == "already_active":
+        return "already_active"
+    if state["status"] == "record_only":
+        return "recorded"
+    return held_or(facts, "failed_over")
+
+
+def failover_base(request, facts, execution_id):
+    """The fields every report has once the pair was read; before that the request's."""
+    state = facts.get("state")
+    if not state:
+        return {"stack": request["stack"], "execution_id": execution_id}
+    pick = state.get("standby") or state["active"]
+    return {"stack": {"id": state["stack"]["id"], "name": state["stack"]["name"]},
+            "old_active": {"name": state["active"]["name"], "id": state["active"]["id"]},
+            "new_active": {"name": pick["name"], "id": pick["id"]},
+            "execution_id": execution_id,
+            "stale_executions": (facts.get("guard") or {}).get("stale", [])}
+
+
+def failover_fields(status, request, facts, now=None):
+    """The fields of ``status`` beyond the base."""
+    state, steps = facts.get("state") or {}, list(facts.get("steps") or [])
+    limits = facts.get("limits") or {}
+    held = {"volumes": facts.get("where"), "fencing": NOT_NEEDED, "steps": steps}
+    if status == "failed":
+        error = failover_error(request, facts)
+        if facts.get("failed_step") == "restore":
+            steps.append({"name": "restore", "result": "FAILED: " + restore_error(request, facts),
+                          "duration_s": since(facts["mark"], now)})
+        located = facts.get("located")
+        return {"error": error, "message": error,
+                "volumes": facts.get("where") if located is None else located,
+                "fencing": facts.get("fencing"), "steps": steps}
+    if status == "already_active":
+        return dict(held, message=state["message"])
+    if status == "recorded":
+        return dict(held, message="%s Stack parameter %s = %s now." % (
+            state["message"], request["parameter"], state["standby"]["name"]))
+    if status == limits.get("status"):
+        return dict(held, message=limits["message"], last_heal=limits["last_heal"],
+                    heals_in_window=limits["heals_in_window"])
+    return {"volumes": facts.get("where"), "fencing": facts.get("fencing"),
+            "restored": facts.get("restored"), "steps": steps,
+            "message": "Failed over %d volume(s) from %s to %s; stack parameter %s = %s." % (
+                len(state["volume_ids"]), state["active"]["name"], state["standby"]["name"],
+                request["parameter"], state["standby"]["name"])}
+
+
+def failover_volume_report(request, facts, execution_id, started_at, now=None):
+    """ha.v1.failover_volume's report (see the header of workflows/failover_volume.yaml).
+    A run an older one blocks (skipped) reports the stack as found, before the pair was
+    read."""
+    status = failover_status(request, facts)
+    if status == "skipped":
+        guard, info = facts["guard"], facts["stack_info"]
+        report = {"stack": {"id": info["id"], "name": info["name"]}, "status": status,
+                  "execution_id": execution_id, "running_executions": guard["blocking"],
+                  "volumes": None, "fencing": NOT_NEEDED, "steps": facts.get("steps") or [],
+                  "message": guard["message"]}
+    else:
+        report = failover_base(request, facts, execution_id)
+        report["status"] = status
+        report.update(failover_fields(status, request, facts, now))
+    report["duration_s"] = duration_s(started_at, now)
+    return report
+
+
+REPORTS = {"replace_member": replace_member_report,
+           "replace_member_batch": replace_member_batch_report,
+           "failover_volume": failover_volume_report}
+
+
+def report(workflow, request, facts, execution_id=None, started_at=None, now=None):
+    """The report of ``workflow`` (a key of REPORTS) from its run's ``request`` and
+    ``facts``."""
+    if workflow not in REPORTS:
+        raise ReportError("No report for workflow %r: one of %s." % (
+            workflow, ", ".join(sorted(REPORTS))))
+    return REPORTS[workflow](request, dict(facts or {}), execution_id, started_at, now)
