@@ -4,13 +4,19 @@ Pure decisions, no I/O, shared by ``ha.v1.replace_member`` and ``ha.v1.failover_
 The workflow hands over what Mistral knows (``execution()``, and the RUNNING executions
 of the same workflow, listed over Mistral's API by ``ha.running_runs``) as plain dicts::
 
-    me:      {"id", "name", "created_at", "dry_run"}
-    running: [{"id", "name", "created_at", "stack", "dry_run"}, ...]
+    me:      {"id", "name", "created_at", "dry_run", "member", "not_a_member"}
+    running: [{"id", "name", "created_at", "stack", "dry_run", "member", "not_a_member"}, ...]
+    members: the group's members as this run found them ({"name", "physical_id",
+             "server_ids"}), or None (failover_volume: no members)
 
 ``created_at`` is Mistral's ``'2026-12-03 08:15:46'`` (UTC, whole seconds).
 
 The rule: an older RUNNING execution of the same workflow for the same stack wins (ties:
-the lower id), and this one changes nothing. An execution that has made no progress (no
+the lower id), and this one changes nothing. A run that changes nothing neither blocks
+nor is blocked: a dry run, and an alarm's run about a server of no member of the group
+(``not_a_member: ignore``: it ends 'ignored'; in a project where one alarm fires for every
+stack's servers, a host failure starts one for each stack and broken server, and such a
+run must not make the stack's real heal end 'skipped'). An execution that has made no progress (no
 task created or updated, sub-workflows included) for ``stale_after`` seconds is not alive:
 Mistral lost it (an engine died with the message that was to start its next task, and
 nothing in Mistral restarts it). It no longer blocks: the caller ends it and says so, so
@@ -65,33 +71,53 @@ def _now(now):
     return now or datetime.datetime.now(datetime.timezone.utc)
 
 
-def _same_stack(me, running, stack_refs):
-    """The other runs of ``me``'s workflow on the same stack that are not dry runs."""
-    if me.get("dry_run"):
+def member_refs(members):
+    """Every name the group's members go by (name, physical id, server ids); None when
+    the run has no members to compare with."""
+    if members is None:
+        return None
+    return {ref for member in members
+            for ref in (member.get("name"), member.get("physical_id"),
+                        *(member.get("server_ids") or ())) if ref}
+
+
+def changes_nothing(run, refs):
+    """True for a dry run, and for an alarm's run about a server of no member (``refs``:
+    member_refs; it ends 'ignored')."""
+    if run.get("dry_run"):
+        return True
+    return (refs is not None and run.get("not_a_member") == "ignore"
+            and run.get("member") is not None and run["member"] not in refs)
+
+
+def _same_stack(me, running, stack_refs, members=None):
+    """The other runs of ``me``'s workflow on the same stack that may change it."""
+    refs = member_refs(members)
+    if changes_nothing(me, refs):
         return []
-    refs = {ref for ref in stack_refs if ref}
+    stacks = {ref for ref in stack_refs if ref}
     return [run for run in running or ()
             if run["id"] != me["id"] and run.get("name") == me["name"]
-            and run.get("stack") in refs and not run.get("dry_run")]
+            and run.get("stack") in stacks and not changes_nothing(run, refs)]
 
 
-def _rivals(me, running, stack_refs):
-    """The runs that would block ``me``: same workflow, same stack, older, not dry runs."""
-    return [run for run in _same_stack(me, running, stack_refs) if _before(run, me)]
+def _rivals(me, running, stack_refs, members=None):
+    """The runs that would block ``me``: same workflow, same stack, older, changing it."""
+    return [run for run in _same_stack(me, running, stack_refs, members) if _before(run, me)]
 
 
-def younger_rivals(me, running, stack_refs):
+def younger_rivals(me, running, stack_refs, members=None):
     """Ids of the younger runs on the same stack: each may have missed ``me``."""
-    return [run["id"] for run in _same_stack(me, running, stack_refs)
+    return [run["id"] for run in _same_stack(me, running, stack_refs, members)
             if not _before(run, me)]
 
 
 def counts_me_as_older(me_id, recorded):
-    """True when a rival's guard, handed ``recorded`` (its ``me``, ``running`` and
-    ``stack_refs``), found ``me_id`` older than itself and so yields to it."""
+    """True when a rival's guard, handed ``recorded`` (its ``me``, ``running``,
+    ``stack_refs`` and ``members``), found ``me_id`` older than itself and so yields to it."""
     try:
         ids = [run["id"] for run in _rivals(recorded["me"], recorded["running"],
-                                            recorded["stack_refs"])]
+                                            recorded["stack_refs"], recorded.get("members"))]
     except (KeyError, TypeError):
         raise GuardError("A rival's recorded guard input is not ha.concurrent_runs' "
                          "input: %r." % (recorded,)) from None
@@ -102,22 +128,24 @@ def _age(value, now):
     return int((now - parse_created_at(value)).total_seconds())
 
 
-def needs_progress(me, running, stack_refs, stale_after=DEFAULT_STALE_AFTER, now=None):
+def needs_progress(me, running, stack_refs, stale_after=DEFAULT_STALE_AFTER, now=None,
+                   members=None):
     """Ids of the blocking runs old enough to be stale: only theirs is worth reading."""
     check_stale_after(stale_after)
     now = _now(now)
-    return [run["id"] for run in _rivals(me, running, stack_refs)
+    return [run["id"] for run in _rivals(me, running, stack_refs, members)
             if _age(run["created_at"], now) > stale_after]
 
 
 def concurrent_runs(me, running, stack_refs, stale_after=DEFAULT_STALE_AFTER, now=None,
-                    progress=None, seen_me=None):
+                    progress=None, seen_me=None, members=None):
     """The runs that block ``me``, and the stale ones that no longer do.
 
     ``stack_refs``: every way the stack may have been named (name, id, name/id, the
-    caller's own input). Dry runs (``dry_run`` true) change nothing, so they neither
-    block nor are blocked. ``progress``: {execution id: time of its newest task change}
-    for the runs ``needs_progress`` named (a run not in it has made progress).
+    caller's own input). Runs that change nothing (``changes_nothing``: dry runs, alarm
+    runs about a server of none of ``members``) neither block nor are blocked.
+    ``progress``: {execution id: time of its newest task change} for the runs
+    ``needs_progress`` named (a run not in it has made progress).
     ``seen_me``: {younger rival's id: whether it counted ``me`` as older}; a rival not in
     it has not looked yet and will see ``me``. Returns ``{"older": [ids], "younger":
     [ids that went on without seeing me], "blocking": older + younger, "stale": [{"id",
@@ -127,7 +155,7 @@ def concurrent_runs(me, running, stack_refs, stale_after=DEFAULT_STALE_AFTER, no
     now = _now(now)
     progress = progress or {}
     older, stale = [], []
-    for run in _rivals(me, running, stack_refs):
+    for run in _rivals(me, running, stack_refs, members):
         last = progress.get(run["id"])
         quiet = _age(last, now) if last else 0
         if _age(run["created_at"], now) > stale_after and quiet > stale_after:

@@ -196,20 +196,21 @@ def heal_history(conn, me, stack_refs, slots=None, cooldown=guard.DEFAULT_COOLDO
 
 
 def concurrent_runs(connect, me, running, stack_refs, stale_after=guard.DEFAULT_STALE_AFTER,
-                    confirm=seen_by_younger):
+                    confirm=seen_by_younger, members=None):
     """guard.concurrent_runs with what it needs read from Mistral, only when needed
     (``connect()`` gives the connection): the progress of the runs old enough to be
     stale, which are then ended, and, when no older run blocks, what the younger rivals'
     guards were handed (``confirm``), so that of runs started at once exactly one goes
     on."""
-    needed = guard.needs_progress(me, running, stack_refs, stale_after)
+    needed = guard.needs_progress(me, running, stack_refs, stale_after, members=members)
     progress = {ex_id: last_progress(connect(), ex_id) for ex_id in needed}
-    result = guard.concurrent_runs(me, running, stack_refs, stale_after, progress=progress)
-    younger = guard.younger_rivals(me, running, stack_refs)
+    result = guard.concurrent_runs(me, running, stack_refs, stale_after, progress=progress,
+                                   members=members)
+    younger = guard.younger_rivals(me, running, stack_refs, members)
     if younger and not result["older"]:
         seen = confirm(connect(), me["id"], younger)
         result = guard.concurrent_runs(me, running, stack_refs, stale_after,
-                                       progress=progress, seen_me=seen)
+                                       progress=progress, seen_me=seen, members=members)
     for lost in result["stale"]:
         end_lost_execution(connect(), lost["id"], me["id"], lost["quiet_s"])
     return result
@@ -219,16 +220,19 @@ class ConcurrentRunsAction(OpenStackAction):
     """Say which other runs of this workflow on the same stack block this one (the
     concurrency guard); end the ones Mistral lost (no progress for stale_after seconds)."""
 
-    def __init__(self, me, running, stack_refs, stale_after=guard.DEFAULT_STALE_AFTER):
+    def __init__(self, me, running, stack_refs, stale_after=guard.DEFAULT_STALE_AFTER,
+                 members=None):
         self.me = me
         self.running = running
         self.stack_refs = stack_refs
         self.stale_after = stale_after
+        self.members = members
 
     def run(self, context):
         connect = functools.lru_cache(maxsize=1)(lambda: self.connect(context))
         return readable(lambda: concurrent_runs(
-            connect, self.me, self.running, self.stack_refs, self.stale_after))
+            connect, self.me, self.running, self.stack_refs, self.stale_after,
+            members=self.members))
 
 
 class HealHistoryAction(OpenStackAction):
@@ -258,7 +262,8 @@ def _running(conn, workflows):
 def running_runs(conn, workflow):
     """The RUNNING executions of ``workflow``, in guard's ``running`` shape."""
     return [{"id": ex["id"], "name": ex["workflow_name"], "created_at": ex["created_at"],
-             "stack": given.get("stack"), "dry_run": given.get("dry_run") is True}
+             "stack": given.get("stack"), "dry_run": given.get("dry_run") is True,
+             "member": given.get("member"), "not_a_member": given.get("not_a_member")}
             for ex, given in _running(conn, [workflow])]
 
 

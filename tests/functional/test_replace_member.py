@@ -1,10 +1,13 @@
 """ha.v1.replace_member on real Heat and Nova, run with the mistral CLI as the member user."""
 
+import concurrent.futures
 import time
 
 import pytest
 from devcloud_fixtures import StackFactory
 from groups import changed, example, members, patch_and_wait, server_status, stack
+
+from ha_actions import workflow as mistral_calls
 
 pytestmark = pytest.mark.functional
 WORKFLOW = "ha.v1.replace_member"
@@ -124,6 +127,36 @@ def test_a_server_of_another_stack_is_not_a_member_and_changes_nothing(conn, mis
     assert report["status"] == "failed"
     assert members(conn, asg["id"]) == before
     assert stack(conn, asg["id"])["updated_time"] == updated_before
+
+
+def test_alarm_runs_about_another_stacks_server_do_not_make_the_real_heal_skip(
+        conn, mistral, asg, stacks):
+    """One alarm fires for every stack of the project: when a host fails, each stack gets
+    a run about each broken server, its own and the others'. Runs about a server of no
+    member (not_a_member ignore, as on_alarm starts them) end 'ignored' and must not make
+    the stack's real heal, started after them, end 'skipped'."""
+    template, files = example("asg_of_servers.yaml", "member_server.yaml")
+    other = stacks.create(template, parameters={"size": 1}, files=files)
+    foreign = next(iter(members(conn, other["id"]).values()))["servers"][0]
+    before = members(conn, asg["id"])
+    api = mistral.api()
+    stranger = dict(NO_LIMITS, stack=asg["stack_name"], strategy="specific", member=foreign,
+                    not_a_member="ignore")
+    with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
+        strangers = list(pool.map(lambda _: api.start(WORKFLOW, stranger), range(3)))
+    real = api.start(WORKFLOW, dict(NO_LIMITS, stack=asg["stack_name"], strategy="oldest"))
+
+    ex, output = api.wait(real, timeout=600)
+    assert ex["state"] == "SUCCESS", ex.get("state_info")
+    assert output["report"]["status"] == "replaced", output["report"]
+    assert_replaced_exactly(before, members(conn, asg["id"]), output["report"],
+                            [by_age(before)[0]])
+    for ex_id in strangers:
+        ex, output = api.wait(ex_id, timeout=300)
+        assert (ex["state"], output["report"]["status"]) == ("SUCCESS", "ignored"), output
+    # The real run's guard was handed at least one of them RUNNING, and went on.
+    handed = mistral_calls.recorded_guard_input(conn, real)["running"]
+    assert set(strangers) & {run["id"] for run in handed}, handed
 
 
 def test_cooldown_holds_a_second_heal_back_and_force_bypasses_it(conn, mistral, asg):

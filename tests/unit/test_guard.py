@@ -57,6 +57,49 @@ def test_younger_rivals_are_the_later_runs_on_the_same_stack():
     assert guard.younger_rivals(dict(ME, dry_run=True), runs, REFS) == []
 
 
+MEMBERS = [{"name": "m-1", "physical_id": "nested-1", "server_ids": ["srv-1"]},
+           {"name": "m-2", "physical_id": "nested-2", "server_ids": ["srv-2"]}]
+
+
+def alarm_run(ex_id, created_at, member):
+    """An alarm's run (on_alarm hands replace_member the server, not_a_member ignore)."""
+    return dict(run(ex_id, created_at), member=member, not_a_member="ignore")
+
+
+def test_an_alarm_run_about_a_server_of_no_member_neither_blocks_nor_is_blocked():
+    # One alarm fires for every stack of the project: a host failure starts a run about
+    # another stack's server for this stack too; it ends 'ignored' and changes nothing.
+    stranger = alarm_run("a", "2026-12-03 08:59:00", "srv-of-another-stack")
+    got = guard.concurrent_runs(ME, [stranger], REFS, now=NOW, members=MEMBERS)
+    assert got["blocking"] == [] and got["message"] == ""
+    assert guard.younger_rivals(stranger, [ME], REFS, MEMBERS) == []
+    assert guard.concurrent_runs(stranger, [ME], REFS, now=NOW, members=MEMBERS)[
+        "blocking"] == []
+    # Without the members (an older guard input, or failover_volume) it blocks as before.
+    assert guard.concurrent_runs(ME, [stranger], REFS, now=NOW)["older"] == ["a"]
+
+
+@pytest.mark.parametrize("member", ["srv-1", "m-1", "nested-2"])
+def test_an_alarm_run_about_a_member_by_any_of_its_names_blocks(member):
+    got = guard.concurrent_runs(ME, [alarm_run("a", "2026-12-03 08:59:00", member)], REFS,
+                                now=NOW, members=MEMBERS)
+    assert got["older"] == ["a"]
+
+
+def test_a_run_that_fails_on_a_stranger_still_blocks():
+    # not_a_member 'fail' (an operator's typo): it ends failed, and is not second-guessed.
+    typo = dict(run("a", "2026-12-03 08:59:00"), member="no-such", not_a_member="fail")
+    assert guard.concurrent_runs(ME, [typo], REFS, now=NOW, members=MEMBERS)["older"] == ["a"]
+
+
+def test_a_rival_that_left_a_stranger_out_did_not_count_it_older():
+    stranger = alarm_run("a", "2026-12-03 08:59:00", "srv-of-another-stack")
+    young = run("z", "2026-12-03 08:59:31")
+    assert guard.counts_me_as_older("a", dict(recorded(young, stranger),
+                                             members=MEMBERS)) is False
+    assert guard.counts_me_as_older("a", recorded(young, stranger)) is True
+
+
 def recorded(me, *running):
     """What a rival's check_concurrency handed ha.concurrent_runs."""
     return {"me": me, "running": [me] + list(running), "stack_refs": REFS}

@@ -273,7 +273,8 @@ def test_the_guards_running_list_is_read_filtered_with_only_the_fields_it_needs(
              "created_at": "2026-12-03 08:50:00",
              "input": json.dumps({"stack": "asg", "dry_run": True})},
             {"id": "b", "workflow_name": "ha.v1.replace_member",
-             "created_at": "2026-12-03 08:51:00", "input": json.dumps({"stack": "s-id"})}]})
+             "created_at": "2026-12-03 08:51:00", "input": json.dumps(
+                 {"stack": "s-id", "member": "srv-9", "not_a_member": "ignore"})}]})
         runs = wf.running_runs(make_connection(), "ha.v1.replace_member")
         asked = mocker.request_history[0].qs
     assert asked["state"] == ["running"]
@@ -281,6 +282,6 @@ def test_the_guards_running_list_is_read_filtered_with_only_the_fields_it_needs(
     assert asked["fields"] == ["id,workflow_name,created_at,input"]
     assert runs == [
         {"id": "a", "name": "ha.v1.replace_member", "created_at": "2026-12-03 08:50:00",
-         "stack": "asg", "dry_run": True},
+         "stack": "asg", "dry_run": True, "member": None, "not_a_member": None},
         {"id": "b", "name": "ha.v1.replace_member", "created_at": "2026-12-03 08:51:00",
-         "stack": "s-id", "dry_run": False}]
+         "stack": "s-id", "dry_run": False, "member": "srv-9", "not_a_member": "ignore"}]
