@@ -419,3 +419,85 @@ class TestAlarmPlan:
     def test_the_action_gives_the_error_as_its_result(self):
         result = decisions.AlarmPlanAction(operation="reboot").run(None)
         assert result.is_error() and "operation must be" in result.error
+
+
+# --- on_alarm_report: ha.v1.on_alarm's report for every end -----------------------------
+
+def on_alarm_request(**kw):
+    """ha.v1.on_alarm's execution().input: the body, the configuration, the defaults."""
+    request = dict(body(event_reason_data()), stack="web", group=None, member=None,
+                   operation="replace_member", options={})
+    request.update(kw)
+    return request
+
+
+def on_alarm_plan(operation="replace_member", **kw):
+    request = on_alarm_request(operation=operation, **kw)
+    return alarm.alarm_plan({key: request[key] for key in alarm.BODY_KEYS},
+                            stack=request["stack"], operation=operation, execution_id="ex-1")
+
+
+class TestOnAlarmReport:
+    def report(self, request=None, **facts):
+        return alarm.on_alarm_report(request or on_alarm_request(), facts)
+
+    def test_an_ignored_alarm_reports_the_plan_as_it_is(self):
+        plan = alarm.alarm_plan(body(THRESHOLD, previous="alarm", current="ok"), stack="web")
+        assert self.report(plan=plan) == plan["report"]
+
+    def test_a_heal_reports_the_called_workflow_status_and_report(self):
+        plan, result = on_alarm_plan(), {"status": "replaced", "message": "Replaced web-0."}
+        got = self.report(plan=plan, result=result)
+        assert got == dict(plan["report"], status="replaced", result=result)
+        assert plan["report"]["status"] == "ignored", "the plan's report is not changed"
+
+    def test_a_server_that_is_not_the_active_one_is_ignored_with_the_pair_word(self):
+        plan = on_alarm_plan("failover_volume")
+        pair_ = {"status": "not_active", "message": "Server x is not the active server."}
+        got = self.report(plan=plan, pair=pair_)
+        assert got["status"] == "ignored" and got["result"] is None
+        assert got["why"] == plan["report"]["why"] + " Server x is not the active server."
+
+    def test_a_pair_that_may_fail_over_reports_the_failover(self):
+        plan, result = on_alarm_plan("failover_volume"), {"status": "failed_over"}
+        got = self.report(plan=plan, pair={"status": "ready", "message": "m"}, result=result)
+        assert got["status"] == "failed_over" and got["why"] == plan["report"]["why"]
+
+    def test_a_failed_plan_reports_the_alarm_as_given_and_the_error(self):
+        request = on_alarm_request(operation="reboot", member="web-0")
+        got = self.report(request, error="operation must be replace_member or ...")
+        assert got == {
+            "alarm": {"id": ALARM_ID, "name": "web-failed", "previous": "ok",
+                      "current": "alarm"},
+            "operation": "reboot", "why": None, "member": "web-0", "stack": None,
+            "status": "failed", "result": None,
+            "error": "operation must be replace_member or ...",
+            "message": "operation must be replace_member or ..."}
+
+    @pytest.mark.parametrize("error, says, result", [
+        ({"report": {"status": "failed", "error": "x"}, "result": "Batch 1 of 1: x"},
+         "ha.v1.replace_member failed: Batch 1 of 1: x", {"status": "failed", "error": "x"}),
+        ({"report": None}, "ha.v1.replace_member failed: {'report': None}", None),
+        ("Failed to run: no such workflow", "ha.v1.replace_member failed: Failed to run: "
+                                            "no such workflow", None),
+    ])
+    def test_a_failed_heal_reports_the_called_workflow_error_unwrapped(self, error, says,
+                                                                       result):
+        plan = on_alarm_plan()
+        got = self.report(plan=plan, error=error)
+        assert got == dict(plan["report"], status="failed", result=result, error=says,
+                           message=says)
+
+    def test_an_end_it_cannot_tell_is_a_report_error(self):
+        with pytest.raises(alarm.ReportError, match="neither an error nor a plan"):
+            self.report()
+        with pytest.raises(alarm.ReportError, match="has neither its report nor its error"):
+            self.report(plan=on_alarm_plan())
+
+    def test_ha_report_builds_it(self):
+        plan = on_alarm_plan()
+        got = decisions.ReportAction("on_alarm", on_alarm_request(),
+                                     {"plan": plan, "error": "boom"}, "ex-2").run(None)
+        assert got["status"] == "failed" and got["error"] == "ha.v1.replace_member failed: boom"
+        refused = decisions.ReportAction("on_alarm", on_alarm_request(), {}).run(None)
+        assert refused.is_error() and "neither an error nor a plan" in refused.error

@@ -61,3 +61,51 @@ def test_what_cannot_fail_over_says_what_to_do(kw, says):
 def test_a_stack_that_is_no_pair_is_refused(params, servers, volume_ids, says):
     with pytest.raises(pair.FailoverError, match=says):
         pair.check_shape("pair", params, "active", servers, volume_ids)
+
+
+# --- attach_pair_report: ha.v1.attach_pair's report for every end -------------------------
+
+ATTACH_REQUEST = {"server": "a-id", "volumes": ["v1", "v2"], "timeout": 300, "poll_delay": 2}
+WHERE = {"v1": ["a-id"], "v2": ["a-id"]}
+
+
+def attach_report(**facts):
+    return pair.attach_pair_report(ATTACH_REQUEST, facts, "ex-1")
+
+
+@pytest.mark.parametrize("plan_status, status", [("attach", "attached"),
+                                                 ("already_attached", "already_attached")])
+def test_an_attach_reports_the_plan_word(plan_status, status):
+    plan = {"status": plan_status, "to_attach": [], "message": "Attaching v1 to a-id."}
+    assert attach_report(plan=plan, where=WHERE, attached=True) == {
+        "status": status, "server": "a-id", "volumes": WHERE,
+        "message": "Attaching v1 to a-id.", "execution_id": "ex-1"}
+
+
+def test_volumes_not_in_use_after_the_wait_fail_the_run_saying_where_they_are():
+    where = {"v1": ["a-id"], "v2": ["error"]}
+    got = attach_report(plan={"status": "attach", "message": "m"}, where=where,
+                        attached=False)
+    says = "Volumes not in-use on a-id after 300 s: {'v1': ['a-id'], 'v2': ['error']}"
+    assert got == {"status": "failed", "server": "a-id", "volumes": where, "message": says,
+                   "error": says, "execution_id": "ex-1"}
+
+
+def test_a_failed_step_fails_the_run_with_its_error():
+    got = attach_report(error="Not attaching anything to a-id: volume(s) v2 ...")
+    assert got == {"status": "failed", "server": "a-id", "volumes": None,
+                   "message": "Not attaching anything to a-id: volume(s) v2 ...",
+                   "error": "Not attaching anything to a-id: volume(s) v2 ...",
+                   "execution_id": "ex-1"}
+
+
+def test_an_end_with_neither_plan_nor_error_is_a_report_error():
+    with pytest.raises(pair.ReportError, match="neither an error nor a plan"):
+        attach_report()
+
+
+def test_ha_report_builds_it():
+    from ha_actions.decisions import ReportAction
+
+    got = ReportAction("attach_pair", ATTACH_REQUEST, {"error": "boom"}, "ex-2").run(None)
+    assert got["status"] == "failed" and got["execution_id"] == "ex-2"
