@@ -102,6 +102,21 @@ def decide(stack_name, recorded, servers, volumes, where, parameter="active", st
             target["name"], target["id"]))}
 
 
+def next_step(state, limits=None):
+    """What ha.v1.failover_volume does once it has read the pair (``state``: ``decide``'s)
+    and, when it is ready, the heal limits (``limits``: guard.heal_history's): ``record``
+    (only the stack parameter is behind), ``attach`` (take up an interrupted failover),
+    ``fence`` (ready, and no limit holds it back: fence, then move), else ``report``
+    (already active, or held back)."""
+    if state["status"] == "record_only":
+        return "record"
+    if state["status"] == "attach_only":
+        return "attach"
+    if state["status"] == "ready" and (limits or {}).get("status") == "ok":
+        return "fence"
+    return "report"
+
+
 def _target(stack_name, servers, active, standby):
     """The server to take over: the named ``standby`` (None when it is the active one
     already), or the only other server."""
