@@ -49,13 +49,11 @@ class FailoverRequestAction(OpenStackAction):
                  timeout=300, poll_delay=2, long_poll=0, fence_timeout=120,
                  stall_timeout=300, stale_after=600, cooldown=60, max_heals=3,
                  heal_window=3600, force=False):
+        # The inputs of inputs.check_failover_request, each by name (Mistral checks them).
+        self.request = {name: value for name, value in locals().items()
+                        if name not in ("self", "stack", "workflow")}
         self.stack = stack
         self.workflow = workflow
-        self.request = dict(dead_host_policy=dead_host_policy, fencing_hook=fencing_hook,
-                            timeout=timeout, poll_delay=poll_delay, long_poll=long_poll,
-                            fence_timeout=fence_timeout, stall_timeout=stall_timeout,
-                            stale_after=stale_after, cooldown=cooldown, max_heals=max_heals,
-                            heal_window=heal_window, force=force)
 
     def run(self, context):
         connect = functools.lru_cache(maxsize=1)(lambda: self.connect(context))

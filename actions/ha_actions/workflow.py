@@ -11,9 +11,8 @@ import functools
 import json
 import time
 
-from openstack import exceptions as sdk_exceptions
-
 from mistral_lib import actions
+from openstack import exceptions as sdk_exceptions
 
 from ha_actions import guard, names, report
 from ha_actions.connection import OpenStackAction, readable

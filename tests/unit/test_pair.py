@@ -61,3 +61,15 @@ def test_what_cannot_fail_over_says_what_to_do(kw, says):
 def test_a_stack_that_is_no_pair_is_refused(params, servers, volume_ids, says):
     with pytest.raises(pair.FailoverError, match=says):
         pair.check_shape("pair", params, "active", servers, volume_ids)
+
+
+@pytest.mark.parametrize("status, limits, step", [
+    ("ready", {"status": "ok"}, "fence"),
+    ("ready", {"status": "cooldown"}, "report"),
+    ("ready", {"status": "paused"}, "report"),
+    ("already_active", None, "report"),
+    ("record_only", None, "record"),
+    ("attach_only", None, "attach"),
+])
+def test_after_inspect_the_failover_goes_on_by_the_pairs_state(status, limits, step):
+    assert pair.next_step({"status": status}, limits) == step
