@@ -302,18 +302,18 @@ def fencing_after(request, task, fencing):
     return fencing
 
 
-def new_server(facts):
-    """The server Heat made under the old active's name (restore), or {}."""
-    old = facts["state"]["active"]["name"]
-    return next((s for s in (facts.get("after") or {}).get("servers") or ()
-                 if s["name"] == old), {})
+def new_server(state, after):
+    """The server Heat made under the old active's name (``after``: ha.failover_state
+    once the restore's update ended), or {}."""
+    return next((server for server in after.get("servers") or ()
+                 if server["name"] == state["active"]["name"]), {})
 
 
 def restored(facts):
     """restore: the old active's resource and the server Heat made for it, once read."""
     if not facts.get("after"):
         return None
-    old, new = facts["state"]["active"], new_server(facts)
+    old, new = facts["state"]["active"], new_server(facts["state"], facts["after"])
     return {"name": old["name"], "old_id": old["id"], "new_id": new.get("id"),
             "status": new.get("status")}
 
@@ -351,8 +351,7 @@ def step_of(request, facts, task, fencing):
         return "record", seen["final"]["status"]
     if name == "restore_read":
         return "restore", "new %s: %s" % (state["active"]["name"],
-                                          text(new_server(dict(facts, after=seen["after"]))
-                                               .get("id")))
+                                          text(new_server(state, seen["after"]).get("id")))
     return None
 
 

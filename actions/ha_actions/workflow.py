@@ -309,13 +309,15 @@ def task_records(conn, execution_id):
     """The tasks of ``execution_id`` (its own, not its sub-workflows'), oldest first:
     ``[{name, state, published, created_at, finished_at}]``. A task tried again (retry,
     or its executor lost) is one record; a task run twice is two. ``finished_at`` is
-    ``updated_at`` while Mistral has not set it. One page: a run has tens of tasks, and
-    Mistral's page (its [api] max_limit, 1000 by default) holds them."""
+    ``updated_at`` (else ``created_at``) while Mistral has not set it. One page: a run
+    has tens of tasks, and Mistral's page (its [api] max_limit, 1000 by default) holds
+    them."""
     tasks = _get(conn, "/executions/%s/tasks" % execution_id, fields=TASK_FIELDS,
                  sort_keys="created_at", sort_dirs="asc")["tasks"]
     return [{"name": task["name"], "state": task["state"],
              "published": _loaded(task.get("published")), "created_at": task["created_at"],
-             "finished_at": task.get("finished_at") or task.get("updated_at")}
+             "finished_at": (task.get("finished_at") or task.get("updated_at")
+                             or task["created_at"])}
             for task in tasks]
 
 

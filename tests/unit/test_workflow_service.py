@@ -308,7 +308,7 @@ def test_task_records_are_read_with_only_the_fields_the_report_needs():
         {"name": "inspect", "state": "SUCCESS", "published": {"state": {"message": "Ready."}},
          "created_at": "2026-12-03 09:00:01", "finished_at": "2026-12-03 09:00:02"},
         {"name": "report", "state": "RUNNING", "published": {},
-         "created_at": "2026-12-03 09:00:04", "finished_at": None}]
+         "created_at": "2026-12-03 09:00:04", "finished_at": "2026-12-03 09:00:04"}]
 
 
 FV_REQUEST = {"stack": "pair", "dead_host_policy": "fail", "parameter": "active"}
