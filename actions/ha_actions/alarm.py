@@ -47,8 +47,7 @@ The decision is a plain dict::
 A body that is not an Aodh notification raises AlarmPayloadError (a ValueError).
 """
 
-from ha_actions.errors import OperatorError
-from ha_actions.report import ReportError, text, unwrap_error
+from ha_actions.errors import OperatorError, ReportError, text, unwrap_error
 
 BODY_KEYS = (
     "alarm_id",

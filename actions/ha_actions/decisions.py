@@ -1,14 +1,13 @@
 """The Mistral actions that only decide (no cloud call): each hands its input to the
-pure code of ``alarm``, ``inputs``, ``selection``, ``pair`` or ``report`` and returns what
-it decided, or the operator's error as the action's error (``connection.readable``)."""
+pure code of ``alarm``, ``inputs`` or ``selection`` and returns what it decided, or the
+operator's error as the action's error (``connection.readable``). ``ha.report`` reads
+the run's task records first: ``workflow.ReportAction``."""
 
 from mistral_lib import actions
 
-from ha_actions.alarm import BODY_KEYS, alarm_plan, on_alarm_report, parse_alarm
+from ha_actions.alarm import BODY_KEYS, alarm_plan, parse_alarm
 from ha_actions.connection import readable
 from ha_actions.inputs import check_failover_request
-from ha_actions.pair import attach_pair_report
-from ha_actions.report import report
 from ha_actions.selection import batches, check_request, select_members, verify_replacement
 
 
@@ -127,27 +126,3 @@ class AlarmPlanAction(actions.Action):
 
     def run(self, context):
         return readable(lambda: alarm_plan(self.body, **self.args))
-
-
-# The reports built beside their workflow's decisions; every other one by report.report.
-OWN_REPORTS = {"on_alarm": on_alarm_report, "attach_pair": attach_pair_report}
-
-
-def any_report(workflow, request, facts=None, execution_id=None, started_at=None):
-    """The report of ``workflow``: by its OWN_REPORTS builder, else report.report."""
-    if workflow in OWN_REPORTS:
-        return OWN_REPORTS[workflow](request, dict(facts or {}), execution_id, started_at)
-    return report(workflow, request, facts, execution_id, started_at)
-
-
-class ReportAction(actions.Action):
-    """Build a workflow's report from its input and what it found and did
-    (report.report, OWN_REPORTS): every status, every message, the error of a failed
-    step."""
-
-    def __init__(self, workflow, request, facts=None, execution=None, started_at=None):
-        self.args = dict(workflow=workflow, request=request, facts=facts,
-                         execution_id=execution, started_at=started_at)
-
-    def run(self, context):
-        return readable(lambda: any_report(**self.args))

@@ -9,8 +9,7 @@ It also says how ``ha.v1.attach_pair`` (a new pair's first attach) ended:
 ``attach_pair_report``.
 """
 
-from ha_actions.errors import OperatorError
-from ha_actions.report import ReportError, text
+from ha_actions.errors import OperatorError, ReportError, text
 
 NOT_FOUND = "NOT_FOUND"
 
@@ -104,6 +103,21 @@ def decide(stack_name, recorded, servers, volumes, where, parameter="active", st
         "Fail over %d volume(s) from %s (%s, %s) to %s (%s)." % (
             len(volumes), active["name"], active["id"], active["status"],
             target["name"], target["id"]))}
+
+
+def next_step(state, limits=None):
+    """What ha.v1.failover_volume does once it has read the pair (``state``: ``decide``'s)
+    and, when it is ready, the heal limits (``limits``: guard.heal_history's): ``record``
+    (only the stack parameter is behind), ``attach`` (take up an interrupted failover),
+    ``fence`` (ready, and no limit holds it back: fence, then move), else ``report``
+    (already active, or held back)."""
+    if state["status"] == "record_only":
+        return "record"
+    if state["status"] == "attach_only":
+        return "attach"
+    if state["status"] == "ready" and (limits or {}).get("status") == "ok":
+        return "fence"
+    return "report"
 
 
 def _target(stack_name, servers, active, standby):

@@ -2,40 +2,18 @@
 messages, and a sub-workflow's error unwrapped. Pure: it is handed what the run found
 and did (the workflow's published values, as ``facts``) and the run's own input
 (``request``) and returns the report; the workflow's one ``report`` task calls it
-through ``ha.report`` (``decisions.ReportAction``), on success and on failure alike.
+through ``ha.report`` (``workflow.ReportAction``), on success and on failure alike.
 
-``REPORTS`` names the builder of each workflow.
+``REPORTS`` names the builder of each workflow (on_alarm's and attach_pair's live beside
+their decisions, in ``alarm`` and ``pair``).
 """
 
 import datetime
 
-from ha_actions.errors import OperatorError
+from ha_actions.alarm import on_alarm_report
+from ha_actions.errors import ReportError, text, unwrap_error
 from ha_actions.guard import parse_created_at
-
-
-class ReportError(OperatorError, ValueError):
-    """The report cannot be built from what the workflow handed over (a pack bug)."""
-
-
-def text(value):
-    """``value`` as YAQL's ``str()`` writes it (null, true, false), so a message reads
-    the same as when the workflows built it."""
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    return str(value)
-
-
-def unwrap_error(result):
-    """A failed task's error as text. A sub-workflow's is its output-on-error with
-    Mistral's ``result`` (the message it failed with) added: that message; an action's
-    is the text itself."""
-    if isinstance(result, dict) and result.get("result") is not None:
-        return text(result["result"])
-    return text(result)
+from ha_actions.pair import attach_pair_report
 
 
 def duration_s(started_at, now=None):
@@ -229,21 +207,162 @@ def replace_member_batch_report(request, facts, execution_id=None, started_at=No
 
 
 # --- ha.v1.failover_volume --------------------------------------------------------------
-# facts: {stack_info (ha.stack_status), guard, state (ha.failover_state), limits, where
-# (where each volume is, as last seen), fencing, restored, steps, mark (when the last step
-# ended), old_state (ha.server_state of the old active), fence_failed (the stop was not
-# confirmed), restore_state (ha.server_state after the restore's delete), failed_step (the
-# step whose failure has its own words), error (the failed task's result), located /
-# locate_error (where the volumes are after a failure mid-move, or why that could not be
-# read)}.
+# facts: {stack_info (ha.failover_request's stack), guard, state (ha.failover_state), limits
+# (ha.heal_history, when the pair was ready), where (where each volume is, as last seen),
+# old_state (ha.server_state of the old active), fence_failed (the stop was not
+# confirmed), restore_state (ha.server_state after the restore's delete), after
+# (ha.failover_state after the restore), failed_step (the step whose failure has its own
+# words), error (the failed task's result), located / locate_error (where the volumes are
+# after a failure mid-move, or why that could not be read)}.
+# tasks: the run's own task records in Mistral (workflow.task_records), each {name,
+# state, published, created_at, finished_at}: the steps and the fencing are read from
+# them (each task publishes only what it saw, and this module says it).
 
 NOT_NEEDED = {"method": "none", "result": "not needed"}
+NOT_STARTED = {"method": "none", "result": "not started"}
+DONE = ("SUCCESS", "ERROR")
 
 
 def since(mark, now=None):
     """Seconds (with fraction) since ``mark``, as a step record's duration_s."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
     return (now - parse_created_at(mark)).total_seconds()
+
+
+def hook_result(hook, task):
+    """A quiesce or activate hook's step: best effort, its failure only reported."""
+    if task["state"] == "SUCCESS":
+        return "SUCCESS (%s)" % hook
+    return "FAILED, ignored (%s): %s" % (hook, text(task["published"].get("hook_error")))
+
+
+def shutoff_result(request, old_state):
+    """What the stop's wait saw of the old active."""
+    if old_state["status"] == "SHUTOFF":
+        return "SHUTOFF"
+    return "not confirmed - still %s (task_state %s, host %s) after %s s" % (
+        old_state["status"], text(old_state.get("task_state")),
+        text(old_state.get("host_state")), text(request["fence_timeout"]))
+
+
+def deleted_result(old_state):
+    """What the delete's wait saw of the old active."""
+    if old_state["status"] == "NOT_FOUND":
+        return "deleted"
+    return "not confirmed - still " + old_state["status"]
+
+
+def fencing_after(request, task, fencing):
+    """The fencing as it stands after ``task`` (a task record; most leave it as it was):
+    {method, result}."""
+    name, ok, seen = task["name"], task["state"] == "SUCCESS", task["published"]
+    policy = request["dead_host_policy"]
+    state = seen.get("state") or {}
+    if name == "inspect" and ok and state.get("status") == "attach_only":
+        return {"method": "stop", "result": "already %s (an earlier failover)"
+                % state["active"]["status"]}
+    if name == "fence" and not ok:
+        return {"method": "stop", "result": "stop refused - " + text(seen.get("fence_error"))}
+    if name == "wait_shutoff":
+        return {"method": "stop", "result": shutoff_result(request, seen["old_state"]) if ok
+                else "state unknown - " + text(seen.get("fence_error"))}
+    if name == "fence_host" and not ok:
+        return {"method": "force_down",
+                "result": "fencing hook failed - " + text(seen.get("error"))}
+    if name == "force_down":
+        return {"method": "force_down", "result": seen["forced"]["result"] if ok
+                else "not forced down - " + text(seen.get("error"))}
+    if name == "delete_old":
+        return {"method": policy, "result": seen["deleted"]["result"] if ok
+                else "delete refused - " + text(seen.get("error"))}
+    if name == "wait_deleted" and ok:
+        return {"method": policy, "result": deleted_result(seen["old_state"])}
+    return fencing
+
+
+def new_server(state, after):
+    """The server Heat made under the old active's name (``after``: ha.failover_state
+    once the restore's update ended), or {}."""
+    return next((server for server in after.get("servers") or ()
+                 if server["name"] == state["active"]["name"]), {})
+
+
+def restored(facts):
+    """restore: the old active's resource and the server Heat made for it, once read."""
+    if not facts.get("after"):
+        return None
+    old, new = facts["state"]["active"], new_server(facts["state"], facts["after"])
+    return {"name": old["name"], "old_id": old["id"], "new_id": new.get("id"),
+            "status": new.get("status")}
+
+
+def step_of(request, facts, task, fencing):
+    """(step name, result) that ``task`` (a task record) ends, or None."""
+    name, ok, seen = task["name"], task["state"] == "SUCCESS", task["published"]
+    state = facts.get("state") or {}
+    if name in ("quiesce", "activate"):
+        return name, hook_result(request[name], task)
+    if name == "fence_failed":
+        return "fence", fencing["result"]
+    if not ok:
+        return None
+    if name == "inspect":
+        return "inspect", seen["state"]["message"]
+    if name == "wait_shutoff" and seen["old_state"]["status"] == "SHUTOFF":
+        return "fence", "stopped: SHUTOFF"
+    if name == "fence_host":
+        return "fence_host", "%s: %s" % (request["fencing_hook"], text(seen["hook_output"]))
+    if name == "force_down":
+        return "force_down", "nova-compute on %s: %s" % (seen["forced"]["host"],
+                                                         seen["forced"]["result"])
+    if name == "wait_deleted":
+        return "delete_server", "deleted (dead_host_policy %s): %s" % (
+            request["dead_host_policy"], seen["old_state"]["status"])
+    if name == "wait_detached":
+        return "detach", ("available" if seen.get("failed_step") is None
+                          else "not detached: " + text(seen.get("where")))
+    if name == "wait_attached":
+        return "attach", ("in-use on " + state["standby"]["name"]
+                          if seen.get("failed_step") is None
+                          else "not attached: " + text(seen.get("where")))
+    if name == "record":
+        return "record", seen["final"]["status"]
+    if name == "restore_read":
+        return "restore", "new %s: %s" % (state["active"]["name"],
+                                          text(new_server(state, seen["after"]).get("id")))
+    return None
+
+
+# The tasks that end a step or change the fencing, in the workflow's order: it breaks
+# ties between records created in the same second (Mistral keeps whole seconds).
+STEP_TASKS = ("inspect", "quiesce", "fence", "wait_shutoff", "fence_failed", "fence_host",
+              "force_down", "delete_old", "wait_deleted", "wait_detached", "wait_attached",
+              "activate", "record", "restore_read")
+
+
+def ordered(tasks):
+    """The ended records of STEP_TASKS, oldest first. A task retried is one record; one
+    run again (a loop) is one record per run, each in its place."""
+    return sorted((t for t in tasks if t["name"] in STEP_TASKS and t["state"] in DONE),
+                  key=lambda t: (parse_created_at(t["created_at"]),
+                                 STEP_TASKS.index(t["name"])))
+
+
+def failover_steps(request, facts, tasks, started_at):
+    """{steps, fencing, mark} from the run's task records: each step {name, result,
+    duration_s}, its duration from the end of the one before (of the first: from the
+    run's start) to the end of the task that ends it; the fencing as the last task that
+    changed it left it; mark: when the last step ended."""
+    steps, fencing, mark = [], NOT_STARTED, started_at
+    for task in ordered(tasks):
+        fencing = fencing_after(request, task, fencing)
+        step = step_of(request, facts, task, fencing)
+        if step is not None:
+            end = task["finished_at"]
+            steps.append({"name": step[0], "result": step[1],
+                          "duration_s": since(mark, parse_created_at(end))})
+            mark = end
+    return {"steps": steps, "fencing": fencing, "mark": mark}
 
 
 def fence_failed_message(request, state, fencing):
@@ -398,34 +517,50 @@ def failover_fields(status, request, facts, now=None):
                 request["parameter"], state["standby"]["name"])}
 
 
-def failover_volume_report(request, facts, execution_id, started_at, now=None):
-    """ha.v1.failover_volume's report (see the header of workflows/failover_volume.yaml).
-    A run an older one blocks (skipped) reports the stack as found, before the pair was
-    read."""
+def failover_volume_report(request, facts, execution_id, started_at, now=None, tasks=(),
+                           unread=None):
+    """ha.v1.failover_volume's report (see the header of workflows/failover_volume.yaml),
+    its steps and fencing read from the run's task records (``tasks``); ``unread``: why
+    they could not be read (then no steps, and the fencing says so). A run an older one
+    blocks (skipped) reports the stack as found, before the pair was read."""
+    facts = dict(facts, restored=restored(facts),
+                 **failover_steps(request, facts, tasks or (), started_at))
+    if unread is not None:
+        facts["fencing"] = {"method": "unknown", "result": "task records not read: " + unread}
     status = failover_status(request, facts)
     if status == "skipped":
         guard, info = facts["guard"], facts["stack_info"]
         report = {"stack": {"id": info["id"], "name": info["name"]}, "status": status,
                   "execution_id": execution_id, "running_executions": guard["blocking"],
-                  "volumes": None, "fencing": NOT_NEEDED, "steps": facts.get("steps") or [],
+                  "volumes": None, "fencing": NOT_NEEDED, "steps": facts["steps"],
                   "message": guard["message"]}
     else:
         report = failover_base(request, facts, execution_id)
         report["status"] = status
         report.update(failover_fields(status, request, facts, now))
+    if unread is not None:
+        report["steps_error"] = unread
     report["duration_s"] = duration_s(started_at, now)
     return report
 
 
 REPORTS = {"replace_member": replace_member_report,
            "replace_member_batch": replace_member_batch_report,
-           "failover_volume": failover_volume_report}
+           "failover_volume": failover_volume_report,
+           "on_alarm": on_alarm_report,
+           "attach_pair": attach_pair_report}
+# The workflows whose report reads the run's task records (ha.report reads them first).
+FROM_TASKS = ("failover_volume",)
 
 
-def report(workflow, request, facts, execution_id=None, started_at=None, now=None):
+def report(workflow, request, facts, execution_id=None, started_at=None, now=None,
+           tasks=None, unread=None):
     """The report of ``workflow`` (a key of REPORTS) from its run's ``request`` and
-    ``facts``."""
+    ``facts`` (and, for FROM_TASKS, its task records ``tasks`` or why they are
+    ``unread``)."""
     if workflow not in REPORTS:
         raise ReportError("No report for workflow %r: one of %s." % (
             workflow, ", ".join(sorted(REPORTS))))
-    return REPORTS[workflow](request, dict(facts or {}), execution_id, started_at, now)
+    records = dict(tasks=tasks, unread=unread) if workflow in FROM_TASKS else {}
+    return REPORTS[workflow](request, dict(facts or {}), execution_id, started_at, now,
+                             **records)

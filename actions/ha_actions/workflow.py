@@ -1,5 +1,6 @@
 """Mistral (workflow) calls: the concurrency guard's reads of other executions, the end of
-an execution Mistral lost, and the heal history the cooldown and flapping limit read.
+an execution Mistral lost, the heal history the cooldown and flapping limit read, and a
+run's own task records, from which its report tells its steps (``ha.report``).
 
 Raw REST through the openstacksdk proxy (``conn.workflow``), like the other service
 modules, with the caller's token: the executions are the caller's project's.
@@ -10,9 +11,10 @@ import functools
 import json
 import time
 
+from mistral_lib import actions
 from openstack import exceptions as sdk_exceptions
 
-from ha_actions import guard, names
+from ha_actions import guard, names, report
 from ha_actions.connection import OpenStackAction, readable
 
 TERMINAL = ("SUCCESS", "ERROR", "CANCELLED")
@@ -301,3 +303,52 @@ def start_execution(conn, workflow, inputs, description):
         "workflow_name": workflow, "input": json.dumps(inputs), "description": description})
     sdk_exceptions.raise_from_response(resp)
     return resp.json()["id"]
+
+
+# What report.py reads of a task record; Mistral then reads only these columns (the
+# published values, not the results, which it would compute from every action run).
+TASK_FIELDS = "name,state,published,created_at,updated_at,finished_at"
+
+
+def task_records(conn, execution_id):
+    """The tasks of ``execution_id`` (its own, not its sub-workflows'), oldest first:
+    ``[{name, state, published, created_at, finished_at}]``. A task tried again (retry,
+    or its executor lost) is one record; a task run twice is two. ``finished_at`` is
+    ``updated_at`` (else ``created_at``) while Mistral has not set it. One page: a run
+    has tens of tasks, and Mistral's page (its [api] max_limit, 1000 by default) holds
+    them."""
+    tasks = _get(conn, "/executions/%s/tasks" % execution_id, fields=TASK_FIELDS,
+                 sort_keys="created_at", sort_dirs="asc")["tasks"]
+    return [{"name": task["name"], "state": task["state"],
+             "published": _loaded(task.get("published")), "created_at": task["created_at"],
+             "finished_at": (task.get("finished_at") or task.get("updated_at")
+                             or task["created_at"])}
+            for task in tasks]
+
+
+def read_tasks(connect, workflow_name, execution_id):
+    """``(tasks, None)`` for a workflow whose report reads its task records
+    (report.FROM_TASKS), or ``(None, why)`` when they could not be read (the report is
+    then built without them: a run that did its work does not fail for its report);
+    ``(None, None)`` for the others."""
+    if workflow_name not in report.FROM_TASKS:
+        return None, None
+    read = readable(lambda: task_records(connect(), execution_id))
+    if isinstance(read, actions.Result):
+        return None, read.error
+    return read, None
+
+
+class ReportAction(OpenStackAction):
+    """Build a workflow's report from its input and what it found and did (report.report):
+    every status, every message, the error of a failed step; for failover_volume its
+    steps and fencing from the run's task records, read here with the caller's token."""
+
+    def __init__(self, workflow, request, facts=None, execution=None, started_at=None):
+        self.args = dict(workflow=workflow, request=request, facts=facts,
+                         execution_id=execution, started_at=started_at)
+
+    def run(self, context):
+        tasks, unread = read_tasks(lambda: self.connect(context), self.args["workflow"],
+                                   self.args["execution_id"])
+        return readable(lambda: report.report(tasks=tasks, unread=unread, **self.args))

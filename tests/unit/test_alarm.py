@@ -13,6 +13,7 @@ import pytest
 from mistral_lib import actions
 
 from ha_actions import alarm, decisions
+from ha_actions import workflow as mistral_calls
 
 SERVER = "6f1c3a0e-2b7d-4c55-9a51-0d3f5c2e8b11"
 PROJECT = "4a7d3c1b9e2f4b6a8c0d1e2f3a4b5c6d"
@@ -496,8 +497,8 @@ class TestOnAlarmReport:
 
     def test_ha_report_builds_it(self):
         plan = on_alarm_plan()
-        got = decisions.ReportAction("on_alarm", on_alarm_request(),
+        got = mistral_calls.ReportAction("on_alarm", on_alarm_request(),
                                      {"plan": plan, "error": "boom"}, "ex-2").run(None)
         assert got["status"] == "failed" and got["error"] == "ha.v1.replace_member failed: boom"
-        refused = decisions.ReportAction("on_alarm", on_alarm_request(), {}).run(None)
+        refused = mistral_calls.ReportAction("on_alarm", on_alarm_request(), {}).run(None)
         assert refused.is_error() and "neither an error nor a plan" in refused.error

@@ -105,7 +105,19 @@ def test_an_end_with_neither_plan_nor_error_is_a_report_error():
 
 
 def test_ha_report_builds_it():
-    from ha_actions.decisions import ReportAction
+    from ha_actions.workflow import ReportAction
 
     got = ReportAction("attach_pair", ATTACH_REQUEST, {"error": "boom"}, "ex-2").run(None)
     assert got["status"] == "failed" and got["execution_id"] == "ex-2"
+
+
+@pytest.mark.parametrize("status, limits, step", [
+    ("ready", {"status": "ok"}, "fence"),
+    ("ready", {"status": "cooldown"}, "report"),
+    ("ready", {"status": "paused"}, "report"),
+    ("already_active", None, "report"),
+    ("record_only", None, "record"),
+    ("attach_only", None, "attach"),
+])
+def test_after_inspect_the_failover_goes_on_by_the_pairs_state(status, limits, step):
+    assert pair.next_step({"status": status}, limits) == step

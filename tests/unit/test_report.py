@@ -1,5 +1,6 @@
-"""ha_actions.report: every report of ha.v1.replace_member (every status, every message)
-and a sub-workflow's error unwrapped, with no cloud and no Mistral."""
+"""ha_actions.report: every report of ha.v1.replace_member and ha.v1.failover_volume (every
+status, every message; failover_volume's steps and fencing from its task records) and a
+sub-workflow's error unwrapped, with no cloud and no Mistral."""
 
 import datetime
 
@@ -234,8 +235,9 @@ def test_duration_counts_from_mistrals_created_at():
 
 
 def test_the_action_returns_the_report_or_the_error():
-    from ha_actions.decisions import ReportAction
+    from ha_actions.workflow import ReportAction
 
+    # replace_member's report reads no task records: no connection is made.
     got = ReportAction("replace_member", REQUEST, {"error": "boom"}, EX, STARTED).run(None)
     assert got["status"] == "failed" and got["message"] == "boom"
     refused = ReportAction("nothing", REQUEST).run(None)
@@ -244,14 +246,14 @@ def test_the_action_returns_the_report_or_the_error():
 
 # --- ha.v1.failover_volume ---------------------------------------------------------------
 
-FV_REQUEST = {"stack": "pair", "standby": None, "parameter": "active", "hook_timeout": 120,
-              "dead_host_policy": "fail", "fencing_hook": "ft.fence", "fence_timeout": 120,
-              "restore": False, "timeout": 300}
+FV_REQUEST = {"stack": "pair", "standby": None, "parameter": "active", "quiesce": "none",
+              "activate": "none", "hook_timeout": 120, "dead_host_policy": "fail",
+              "fencing_hook": "ft.fence", "fence_timeout": 120, "restore": False,
+              "timeout": 300}
 PAIR = {"status": "ready", "stack": {"id": "sid", "name": "pair", "ref": "pair/sid"},
         "active": {"name": "server_a", "id": "a", "status": "ACTIVE"},
         "standby": {"name": "server_b", "id": "b"}, "volume_ids": ["v1", "v2"],
         "where": {"v1": ["a"], "v2": ["a"]}, "message": "Ready."}
-STEPS = [{"name": "inspect", "result": "Ready.", "duration_s": 0.5}]
 STOPPED = {"method": "stop", "result": "SHUTOFF"}
 NOT_NEEDED = {"method": "none", "result": "not needed"}
 FV_BASE = {"stack": {"id": "sid", "name": "pair"},
@@ -261,33 +263,87 @@ FV_BASE = {"stack": {"id": "sid", "name": "pair"},
 MOVED = {"v1": ["b"], "v2": ["b"]}
 
 
+def task(name, at, ended="SUCCESS", created=None, **published):
+    """A task record as workflow.task_records gives it: ended (``ended``: its state) at
+    09:00:``at``, created then too unless ``created`` says."""
+    end = "2026-12-03 09:00:%02d" % at
+    return {"name": name, "state": ended, "published": published,
+            "created_at": "2026-12-03 09:00:%02d" % created if created is not None else end,
+            "finished_at": end}
+
+
+def server(status, **more):
+    return dict({"id": "a", "status": status, "task_state": None, "host": "cmp1",
+                 "host_state": "up"}, **more)
+
+
+INSPECT = task("inspect", 2, state=PAIR, where=PAIR["where"], limits={"status": "ok"},
+               next="fence")
+GUARD_TASKS = [task("check_request", 1, plan={}), task("check_concurrency", 1, guard=GUARD)]
+FENCED = [task("fence", 3), task("wait_shutoff", 5, old_state=server("SHUTOFF"))]
+
+
+def moved(at):
+    """The records of a move that starts at 09:00:``at``: 4 s to detach, 4 s to attach."""
+    return [task("detach", at), task("wait_detached", at + 4, where={"v1": [], "v2": []},
+                                     failed_step=None),
+            task("attach", at + 5), task("wait_attached", at + 8, where=MOVED,
+                                         failed_step=None)]
+
+
+MOVE = moved(6)
+RECORD = task("record", 30, final={"status": "UPDATE_COMPLETE"})
+TASKS = GUARD_TASKS + [INSPECT] + FENCED + MOVE + [RECORD, task("report", 31, "RUNNING")]
+STEPS = [{"name": "inspect", "result": "Ready.", "duration_s": 2.0},
+         {"name": "fence", "result": "stopped: SHUTOFF", "duration_s": 3.0},
+         {"name": "detach", "result": "available", "duration_s": 5.0},
+         {"name": "attach", "result": "in-use on server_b", "duration_s": 4.0},
+         {"name": "record", "result": "UPDATE_COMPLETE", "duration_s": 16.0}]
+
+
 def fv_facts(**changes):
     got = {"stack_info": {"id": "sid", "name": "pair", "ref": "pair/sid"}, "guard": GUARD,
-           "state": PAIR, "limits": {"status": "ok"}, "where": MOVED, "fencing": STOPPED,
-           "restored": None, "steps": STEPS, "mark": STARTED, "old_state": None,
-           "fence_failed": False, "restore_state": None, "failed_step": None, "error": None,
-           "located": None, "locate_error": None}
+           "state": PAIR, "limits": {"status": "ok"}, "where": MOVED, "old_state": None,
+           "fence_failed": False, "restore_state": None, "after": None, "failed_step": None,
+           "error": None, "located": None, "locate_error": None}
     got.update(changes)
     return got
 
 
-def failover(request=None, **changes):
+def failover(request=None, tasks=TASKS, unread=None, **changes):
     return rp.report("failover_volume", dict(FV_REQUEST, **(request or {})),
-                     fv_facts(**changes), EX, STARTED, now=NOW)
+                     fv_facts(**changes), EX, STARTED, now=NOW, tasks=tasks, unread=unread)
+
+
+def steps(got):
+    return [(step["name"], step["result"]) for step in got["steps"]]
 
 
 def test_failed_over():
-    restored = {"name": "server_a", "old_id": "a", "new_id": "a2", "status": "ACTIVE"}
-    got = failover({"restore": True}, restored=restored)
+    got = failover()
     assert got == dict(FV_BASE, status="failed_over", volumes=MOVED, fencing=STOPPED,
-                       restored=restored, steps=STEPS,
+                       restored=None, steps=STEPS,
                        message="Failed over 2 volume(s) from server_a to server_b; stack "
                                "parameter active = server_b.")
 
 
+def test_failed_over_and_restored():
+    after = {"servers": [{"name": "server_a", "id": "a2", "status": "ACTIVE"},
+                         {"name": "server_b", "id": "b", "status": "ACTIVE"}]}
+    restore = [task("restore_delete", 31), task("restore_wait_deleted", 33),
+               task("restore_mark", 34), task("restore_update", 40),
+               task("restore_read", 41, after=after)]
+    got = failover({"restore": True}, tasks=TASKS[:-1] + restore, after=after)
+    assert got["status"] == "failed_over"
+    assert got["restored"] == {"name": "server_a", "old_id": "a", "new_id": "a2",
+                               "status": "ACTIVE"}
+    assert got["steps"] == STEPS + [{"name": "restore", "result": "new server_a: a2",
+                                     "duration_s": 11.0}]
+
+
 def test_failover_skipped():
     guard = dict(GUARD, blocking=["ex-0"], message="Skipped, nothing changed: ex-0.")
-    got = failover(guard=guard, state=None, steps=[])
+    got = failover(tasks=GUARD_TASKS, guard=guard, state=None, limits=None)
     assert got == {"stack": {"id": "sid", "name": "pair"}, "status": "skipped",
                    "execution_id": EX, "running_executions": ["ex-0"], "volumes": None,
                    "fencing": NOT_NEEDED, "steps": [], "message": guard["message"],
@@ -298,58 +354,229 @@ def test_failover_skipped():
 def test_failover_held_by_the_heal_limits(status):
     limits = {"status": status, "message": status + ": nothing moved.",
               "last_heal": {"id": "ex-0"}, "heals_in_window": {"the stack": ["ex-0"]}}
-    got = failover(limits=limits, where=PAIR["where"])
+    got = failover(tasks=GUARD_TASKS + [INSPECT], limits=limits, where=PAIR["where"])
     assert got == dict(FV_BASE, status=status, volumes=PAIR["where"], fencing=NOT_NEEDED,
-                       steps=STEPS, message=limits["message"], last_heal={"id": "ex-0"},
+                       steps=STEPS[:1], message=limits["message"], last_heal={"id": "ex-0"},
                        heals_in_window={"the stack": ["ex-0"]})
 
 
 def test_already_active():
     state = dict(PAIR, status="already_active", standby=None,
                  message="server_a is the active already.")
-    got = failover(state=state, where=PAIR["where"])
+    got = failover(tasks=[task("inspect", 2, state=state)], state=state, limits=None,
+                   where=PAIR["where"])
     assert got == dict(FV_BASE, new_active={"name": "server_a", "id": "a"},
                        status="already_active", volumes=PAIR["where"], fencing=NOT_NEEDED,
-                       steps=STEPS, message="server_a is the active already.")
+                       steps=[{"name": "inspect", "result": "server_a is the active already.",
+                               "duration_s": 2.0}],
+                       message="server_a is the active already.")
 
 
 def test_recorded():
     state = dict(PAIR, status="record_only", message="The volumes are already all on server_b.")
-    got = failover(state=state)
+    got = failover(tasks=[task("inspect", 2, state=state), RECORD], state=state, limits=None)
     assert got == dict(FV_BASE, status="recorded", volumes=MOVED, fencing=NOT_NEEDED,
-                       steps=STEPS, message="The volumes are already all on server_b. Stack "
-                                            "parameter active = server_b now.")
+                       steps=[{"name": "inspect", "result": state["message"], "duration_s": 2.0},
+                              {"name": "record", "result": "UPDATE_COMPLETE",
+                               "duration_s": 28.0}],
+                       message="The volumes are already all on server_b. Stack "
+                               "parameter active = server_b now.")
+
+
+def test_an_interrupted_failover_taken_up_was_fenced_by_the_earlier_one():
+    state = dict(PAIR, status="attach_only", active=dict(PAIR["active"], status="SHUTOFF"))
+    tasks = [task("inspect", 2, state=state)] + MOVE[2:] + [RECORD]
+    got = failover(tasks=tasks, state=state)
+    assert got["status"] == "failed_over"
+    assert got["fencing"] == {"method": "stop", "result": "already SHUTOFF (an earlier failover)"}
+    assert [name for name, _ in steps(got)] == ["inspect", "attach", "record"]
 
 
 def test_failover_failed_before_the_pair_was_read():
-    fencing = {"method": "none", "result": "not started"}
-    got = failover(state=None, guard=None, where=None, steps=[], fencing=fencing,
-                   error="dead_host_policy force_down needs an admin. Nothing was changed.")
     message = "dead_host_policy force_down needs an admin. Nothing was changed."
+    got = failover(tasks=[task("check_request", 1, "ERROR", error=message)], state=None,
+                   guard=None, where=None, limits=None, error=message)
     assert got == {"stack": "pair", "execution_id": EX, "status": "failed", "error": message,
-                   "message": message, "volumes": None, "fencing": fencing, "steps": [],
+                   "message": message, "volumes": None,
+                   "fencing": {"method": "none", "result": "not started"}, "steps": [],
                    "duration_s": 42}
 
 
+NOT_STOPPED = [task("fence", 3), task("wait_shutoff", 8, old_state=server("ACTIVE")),
+               task("fence_failed", 8)]
+NOT_CONFIRMED = "not confirmed - still ACTIVE (task_state null, host up) after 120 s"
+
+
 def test_fencing_not_confirmed_under_policy_fail_says_what_to_do():
-    fencing = {"method": "stop", "result": "not confirmed - still ACTIVE"}
-    got = failover(fencing=fencing, fence_failed=True, where=PAIR["where"])
-    assert got["status"] == "failed" and got["fencing"] == fencing
+    got = failover(tasks=GUARD_TASKS + [INSPECT] + NOT_STOPPED, fence_failed=True,
+                   where=PAIR["where"])
+    assert got["status"] == "failed"
+    assert got["fencing"] == {"method": "stop", "result": NOT_CONFIRMED}
+    assert got["steps"] == STEPS[:1] + [{"name": "fence", "result": NOT_CONFIRMED,
+                                         "duration_s": 6.0}]
     assert got["error"] == got["message"] == (
         "Fencing failed: could not stop the old active server_a (a): not confirmed - still "
-        "ACTIVE. The volumes were NOT moved (still on server_a). If its compute host is down "
-        "(Nova accepts the stop but cannot carry it out), make sure the server is really off "
-        "(power off the host; an admin can then mark its nova-compute service forced_down), "
-        "then run again with dead_host_policy=delete_server: it deletes server_a (Nova "
-        "deletes it locally and releases its volumes) and moves the volumes to server_b. An "
-        "admin can run with dead_host_policy=force_down and a fencing_hook, which powers the "
-        "host off and has it forced down first.")
+        "ACTIVE (task_state null, host up) after 120 s. The volumes were NOT moved (still on "
+        "server_a). If its compute host is down (Nova accepts the stop but cannot carry it "
+        "out), make sure the server is really off (power off the host; an admin can then "
+        "mark its nova-compute service forced_down), then run again with "
+        "dead_host_policy=delete_server: it deletes server_a (Nova deletes it locally and "
+        "releases its volumes) and moves the volumes to server_b. An admin can run with "
+        "dead_host_policy=force_down and a fencing_hook, which powers the host off and has "
+        "it forced down first.")
+
+
+@pytest.mark.parametrize("fence, result", [
+    ([task("fence", 3, "ERROR", fence_error="409 locked")], "stop refused - 409 locked"),
+    ([task("fence", 3), task("wait_shutoff", 8, "ERROR", fence_error="Nova 503")],
+     "state unknown - Nova 503"),
+    ([task("fence", 3), task("wait_shutoff", 8, old_state=server(
+        "ACTIVE", task_state="powering-off", host_state="down"))],
+     "not confirmed - still ACTIVE (task_state powering-off, host down) after 120 s"),
+])
+def test_every_way_the_stop_can_fail_is_the_fence_steps_result(fence, result):
+    got = failover(tasks=[INSPECT] + fence + [task("fence_failed", 9)], fence_failed=True)
+    assert got["fencing"] == {"method": "stop", "result": result}
+    assert steps(got) == [("inspect", "Ready."), ("fence", result)]
+
+
+DELETED = [task("delete_old", 9, deleted={"result": "deleting"}),
+           task("wait_deleted", 12, old_state=server("NOT_FOUND"), failed_step=None)]
 
 
 def test_fencing_not_confirmed_under_delete_server_goes_on():
-    got = failover({"dead_host_policy": "delete_server"}, fence_failed=True,
-                   fencing={"method": "delete_server", "result": "deleted"})
+    tasks = [INSPECT] + NOT_STOPPED + DELETED + moved(13) + [RECORD]
+    got = failover({"dead_host_policy": "delete_server"}, tasks=tasks, fence_failed=True)
     assert got["status"] == "failed_over"
+    assert got["fencing"] == {"method": "delete_server", "result": "deleted"}
+    assert steps(got) == [("inspect", "Ready."), ("fence", NOT_CONFIRMED),
+                          ("delete_server", "deleted (dead_host_policy delete_server): NOT_FOUND"),
+                          ("detach", "available"), ("attach", "in-use on server_b"),
+                          ("record", "UPDATE_COMPLETE")]
+    assert [step["duration_s"] for step in got["steps"]] == [2.0, 6.0, 4.0, 5.0, 4.0, 9.0]
+
+
+def test_force_down_after_the_fencing_hook():
+    hook = {"fenced": True, "powered_off": "cmp1"}
+    tasks = [INSPECT] + NOT_STOPPED + [
+        task("locate_host", 8, old_state=server("ACTIVE", host_state="down")),
+        task("fence_host", 9, hook_output=hook),
+        task("force_down", 9, forced={"host": "cmp1", "service_id": 7, "result": "forced_down"}),
+    ] + DELETED + moved(13) + [RECORD]
+    got = failover({"dead_host_policy": "force_down"}, tasks=tasks, fence_failed=True)
+    assert got["status"] == "failed_over"
+    assert got["fencing"] == {"method": "force_down", "result": "deleted"}
+    assert steps(got) == [
+        ("inspect", "Ready."), ("fence", NOT_CONFIRMED),
+        ("fence_host", "ft.fence: {'fenced': True, 'powered_off': 'cmp1'}"),
+        ("force_down", "nova-compute on cmp1: forced_down"),
+        ("delete_server", "deleted (dead_host_policy force_down): NOT_FOUND"),
+        ("detach", "available"), ("attach", "in-use on server_b"), ("record", "UPDATE_COMPLETE")]
+
+
+@pytest.mark.parametrize("policy, after_stop, fencing", [
+    ("force_down", [task("locate_host", 9), task("fence_host", 12, "ERROR", error="no power")],
+     {"method": "force_down", "result": "fencing hook failed - no power"}),
+    ("force_down", [task("fence_host", 10, hook_output={"fenced": False}),
+                    task("force_down", 10, "ERROR", error="ft.fence did not confirm")],
+     {"method": "force_down", "result": "not forced down - ft.fence did not confirm"}),
+    ("delete_server", [task("delete_old", 9, "ERROR", error="403")],
+     {"method": "delete_server", "result": "delete refused - 403"}),
+    ("delete_server", [DELETED[0], task("wait_deleted", 20, old_state=server("ACTIVE"),
+                                        failed_step="wait_deleted")],
+     {"method": "delete_server", "result": "not confirmed - still ACTIVE"}),
+    ("delete_server", [DELETED[0], task("wait_deleted", 20, "ERROR", error="Nova 500")],
+     {"method": "delete_server", "result": "deleting"}),
+])
+def test_every_way_the_fencing_of_last_resort_can_fail(policy, after_stop, fencing):
+    got = failover({"dead_host_policy": policy}, tasks=[INSPECT] + NOT_STOPPED + after_stop,
+                   fence_failed=True, error="x", failed_step="x")
+    assert got["status"] == "failed" and got["fencing"] == fencing
+
+
+def test_a_deletion_not_confirmed_is_still_the_delete_servers_step():
+    tasks = [INSPECT] + NOT_STOPPED + [
+        DELETED[0], task("wait_deleted", 20, old_state=server("ACTIVE"),
+                         failed_step="wait_deleted")]
+    got = failover({"dead_host_policy": "delete_server"}, tasks=tasks, fence_failed=True,
+                   failed_step="wait_deleted")
+    assert steps(got)[-1] == ("delete_server", "deleted (dead_host_policy delete_server): ACTIVE")
+    assert got["error"] == ("Fencing failed: server_a was not deleted within 120 s. The volumes "
+                            "were NOT moved.")
+
+
+@pytest.mark.parametrize("ended, hook, result", [
+    ("SUCCESS", {}, "SUCCESS (ft.hook)"),
+    ("ERROR", {"hook_error": "Workflow not found [name=ft.hook]"},
+     "FAILED, ignored (ft.hook): Workflow not found [name=ft.hook]"),
+])
+def test_the_hooks_are_steps_and_their_failure_only_reported(ended, hook, result):
+    tasks = ([INSPECT, task("quiesce", 3, ended, **hook)] + FENCED[:1]
+             + [task("wait_shutoff", 6, old_state=server("SHUTOFF"))] + MOVE
+             + [task("activate", 20, ended, **hook), RECORD])
+    got = failover({"quiesce": "ft.hook", "activate": "ft.hook"}, tasks=tasks)
+    assert got["status"] == "failed_over"
+    assert steps(got) == [("inspect", "Ready."), ("quiesce", result),
+                          ("fence", "stopped: SHUTOFF"), ("detach", "available"),
+                          ("attach", "in-use on server_b"), ("activate", result),
+                          ("record", "UPDATE_COMPLETE")]
+    assert [step["duration_s"] for step in got["steps"]] == [2.0, 1.0, 3.0, 4.0, 4.0, 6.0, 10.0]
+
+
+def test_a_task_tried_again_is_one_step_timed_to_its_last_try():
+    """A wait retried 20 times is one record (created at its first try): one step, from
+    the end of the step before to the end of its last try."""
+    tasks = [INSPECT, task("fence", 3), task("wait_shutoff", 45, created=3,
+                                             old_state=server("SHUTOFF"))]
+    got = failover(tasks=tasks, failed_step="x", error="later")
+    assert got["steps"] == STEPS[:1] + [{"name": "fence", "result": "stopped: SHUTOFF",
+                                         "duration_s": 43.0}]
+
+
+def test_records_of_the_same_second_are_in_the_workflows_order():
+    """Mistral keeps whole seconds and lists ties in any order."""
+    same = [task("fence_failed", 5), task("wait_shutoff", 5, created=5,
+                                          old_state=server("ACTIVE")), task("fence", 5)]
+    got = failover(tasks=same + [INSPECT], fence_failed=True)
+    assert steps(got) == [("inspect", "Ready."),
+                          ("fence", "not confirmed - still ACTIVE (task_state null, host up) "
+                                    "after 120 s")]
+
+
+def test_a_task_run_twice_is_two_steps_in_their_places():
+    tasks = [INSPECT, task("record", 10, final={"status": "UPDATE_FAILED"}),
+             task("record", 20, final={"status": "UPDATE_COMPLETE"})]
+    got = failover(tasks=tasks, failed_step="x", error="later")
+    assert got["steps"][1:] == [{"name": "record", "result": "UPDATE_FAILED", "duration_s": 8.0},
+                                {"name": "record", "result": "UPDATE_COMPLETE",
+                                 "duration_s": 10.0}]
+
+
+@pytest.mark.parametrize("move, failed_step, last", [
+    (MOVE[:1] + [task("wait_detached", 40, where=PAIR["where"], failed_step="wait_detached")],
+     "wait_detached", [("detach", "not detached: {'v1': ['a'], 'v2': ['a']}")]),
+    (MOVE[:3] + [task("wait_attached", 40, where={"v1": [], "v2": []},
+                      failed_step="wait_attached")],
+     "wait_attached", [("detach", "available"), ("attach", "not attached: {'v1': [], 'v2': []}")]),
+    (MOVE[:2] + [task("attach", 11, "ERROR", error="busy", failed_step="attach")],
+     "attach", [("detach", "available")]),
+])
+def test_a_failure_mid_move_ends_the_steps_where_it_happened(move, failed_step, last):
+    tasks = [INSPECT] + FENCED + move + [task("locate", 41, located=LOCATED)]
+    got = failover(tasks=tasks, failed_step=failed_step, located=LOCATED,
+                   error="busy" if failed_step == "attach" else None)
+    assert got["status"] == "failed" and got["fencing"] == STOPPED
+    assert steps(got) == [("inspect", "Ready."), ("fence", "stopped: SHUTOFF")] + last
+    assert got["volumes"] == LOCATED and got["error"].endswith(NOW_AT)
+
+
+def test_task_records_not_read_leave_the_report_without_steps():
+    got = failover(tasks=None, unread="The token this execution runs with expired.")
+    assert got["status"] == "failed_over" and got["steps"] == []
+    assert got["steps_error"] == "The token this execution runs with expired."
+    assert got["fencing"] == {"method": "unknown", "result": "task records not read: The "
+                                                             "token this execution runs with "
+                                                             "expired."}
 
 
 @pytest.mark.parametrize("step, error, facts_, message", [
@@ -408,11 +635,12 @@ def test_a_failure_mid_move_says_where_the_volumes_are(step, error, message):
 ])
 def test_a_failed_restore_says_the_volumes_are_safe(error, restore_state, why):
     got = failover({"restore": True}, failed_step="restore", error=error,
-                   restore_state=restore_state, mark="2026-12-03 09:00:40")
+                   restore_state=restore_state)
     assert got["status"] == "failed"
     assert got["error"] == (
         "Failed over: the volumes are on server_b (b) and the stack records it, but restoring "
         "server_a failed: %s. Replace it yourself: openstack stack resource mark unhealthy "
         "pair server_a && openstack stack update --existing pair" % why)
+    # Its step: from the end of the record to the report.
     assert got["steps"] == STEPS + [{"name": "restore", "result": "FAILED: " + why,
-                                     "duration_s": 2.0}]
+                                     "duration_s": 12.0}]

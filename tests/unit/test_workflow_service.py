@@ -285,3 +285,67 @@ def test_the_guards_running_list_is_read_filtered_with_only_the_fields_it_needs(
          "stack": "asg", "dry_run": True, "member": None, "not_a_member": None},
         {"id": "b", "name": "ha.v1.replace_member", "created_at": "2026-12-03 08:51:00",
          "stack": "s-id", "dry_run": False, "member": "srv-9", "not_a_member": "ignore"}]
+
+
+# --- a run's own task records, for its report (ha.report) ----------------------------------
+
+RECORDS = {"tasks": [
+    {"id": "t1", "name": "inspect", "state": "SUCCESS", "created_at": "2026-12-03 09:00:01",
+     "updated_at": "2026-12-03 09:00:03", "finished_at": "2026-12-03 09:00:02",
+     "published": json.dumps({"state": {"message": "Ready."}})},
+    {"id": "t2", "name": "report", "state": "RUNNING", "created_at": "2026-12-03 09:00:04",
+     "updated_at": None, "finished_at": None, "published": None}]}
+
+
+def test_task_records_are_read_with_only_the_fields_the_report_needs():
+    with requests_mock.Mocker() as mocker:
+        mocker.get("%s/executions/ex-1/tasks" % MISTRAL, json=RECORDS)
+        got = wf.task_records(make_connection(), "ex-1")
+        asked = mocker.request_history[0]
+    assert asked.qs["fields"] == ["name,state,published,created_at,updated_at,finished_at"]
+    assert asked.qs["sort_keys"] == ["created_at"] and asked.qs["sort_dirs"] == ["asc"]
+    assert asked.headers["X-Auth-Token"] == TOKEN   # the caller's token, as every call
+    assert got == [
+        {"name": "inspect", "state": "SUCCESS", "published": {"state": {"message": "Ready."}},
+         "created_at": "2026-12-03 09:00:01", "finished_at": "2026-12-03 09:00:02"},
+        {"name": "report", "state": "RUNNING", "published": {},
+         "created_at": "2026-12-03 09:00:04", "finished_at": "2026-12-03 09:00:04"}]
+
+
+FV_REQUEST = {"stack": "pair", "dead_host_policy": "fail", "parameter": "active"}
+FV_FACTS = {"guard": {"blocking": ["ex-0"], "message": "Skipped."},
+            "stack_info": {"id": "sid", "name": "pair"}}
+
+
+def report_action(monkeypatch, workflow="failover_volume", connect=make_connection):
+    monkeypatch.setattr(wf.ReportAction, "connect", lambda self, context: connect())
+    return wf.ReportAction(workflow, FV_REQUEST, FV_FACTS, "ex-1", "2026-12-03 09:00:00")
+
+
+def test_the_report_of_failover_volume_reads_its_runs_task_records(monkeypatch):
+    action = report_action(monkeypatch)
+    json.dumps(vars(action))
+    with requests_mock.Mocker() as mocker:
+        mocker.get("%s/executions/ex-1/tasks" % MISTRAL, json=RECORDS)
+        got = action.run(None)
+    assert got["status"] == "skipped"
+    assert got["steps"] == [{"name": "inspect", "result": "Ready.", "duration_s": 2.0}]
+    assert "steps_error" not in got and TOKEN not in json.dumps(got)
+
+
+def test_a_report_whose_task_records_cannot_be_read_is_built_without_them(monkeypatch):
+    with requests_mock.Mocker() as mocker:
+        mocker.get("%s/executions/ex-1/tasks" % MISTRAL, status_code=403,
+                   json={"faultstring": "Forbidden"})
+        got = report_action(monkeypatch).run(None)
+    assert got["status"] == "skipped" and got["steps"] == []
+    assert "Forbidden" in got["steps_error"] and TOKEN not in json.dumps(got)
+
+
+def test_a_report_that_reads_no_task_records_connects_to_nothing(monkeypatch):
+    def no_connection():
+        raise AssertionError("connected")
+
+    action = report_action(monkeypatch, "replace_member_batch", no_connection)
+    action.args.update(request={"members": ["m1"], "timeout": 60}, facts={"error": "boom"})
+    assert action.run(None) == {"status": "failed", "error": "boom"}

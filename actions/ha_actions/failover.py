@@ -1,0 +1,75 @@
+"""ha.v1.failover_volume's checks before the fence, in as few tasks as their retries
+allow. Each is a read, so a try lost with its executor is simply run again whole:
+
+- ``check_request`` (``ha.failover_request``): the inputs, force_down's rights, the stack,
+  and the RUNNING runs of the workflow, which the concurrency guard is then handed;
+- ``inspect`` (``ha.failover_inspect``): the pair and, for a failover that would fence,
+  the heal limits (cooldown, flapping, pause), with the step that follows.
+
+The guard itself (``ha.concurrent_runs``) stays a task of its own between the two: rivals
+read back what it was handed (``workflow.recorded_guard_input``).
+"""
+
+import functools
+
+from ha_actions import block_storage, compute, inputs, orchestration, pair, workflow
+from ha_actions.connection import OpenStackAction, readable
+
+
+def failover_request(connect, stack, workflow_name, **request):
+    """The polling plan of a valid request (inputs.check_failover_request), once
+    force_down is allowed to the caller (compute.check_force_down_allowed), with the
+    stack as Heat shows it, the references a run may name it by, and the RUNNING runs of
+    ``workflow_name`` (guard's ``running``). ``connect()`` gives the connection: a bad
+    input is refused before any call."""
+    plan = inputs.check_failover_request(**request)
+    if request.get("dead_host_policy") == "force_down":
+        compute.check_force_down_allowed(connect(), request.get("fencing_hook"))
+    info = orchestration.wait_for_progress(connect(), stack)
+    return {"plan": plan, "stack": info,
+            "stack_refs": [info["id"], info["name"], info["ref"], stack],
+            "running": workflow.running_runs(connect(), workflow_name)}
+
+
+def failover_inspect(conn, stack, standby, parameter, me, stack_refs, **limits):
+    """The pair (block_storage.failover_state); when it is ready to fail over, the heal
+    limits too (workflow.heal_history, with ``limits``: cooldown, max_heals,
+    heal_window, force); and ``next``, the step that follows (pair.next_step)."""
+    state = block_storage.failover_state(conn, stack, standby, parameter)
+    held = (workflow.heal_history(conn, me, stack_refs, **limits)
+            if state["status"] == "ready" else None)
+    return {"state": state, "limits": held, "next": pair.next_step(state, held)}
+
+
+class FailoverRequestAction(OpenStackAction):
+    """Check a failover request before anything changes: its inputs, force_down's rights,
+    the stack; list the RUNNING runs of ``workflow`` for the concurrency guard."""
+
+    def __init__(self, stack, workflow, dead_host_policy="fail", fencing_hook="none",
+                 timeout=300, poll_delay=2, long_poll=0, fence_timeout=120,
+                 stall_timeout=300, stale_after=600, cooldown=60, max_heals=3,
+                 heal_window=3600, force=False):
+        # The inputs of inputs.check_failover_request, each by name (Mistral checks them).
+        self.request = {name: value for name, value in locals().items()
+                        if name not in ("self", "stack", "workflow")}
+        self.stack = stack
+        self.workflow = workflow
+
+    def run(self, context):
+        connect = functools.lru_cache(maxsize=1)(lambda: self.connect(context))
+        return readable(lambda: failover_request(connect, self.stack, self.workflow,
+                                                 **self.request))
+
+
+class FailoverInspectAction(OpenStackAction):
+    """Read the pair (who holds the volumes, who takes over, is the standby ACTIVE) and,
+    when it is ready to fail over, whether the heal limits let it; say the next step."""
+
+    def __init__(self, stack, me, stack_refs, standby=None, parameter="active",
+                 cooldown=60, max_heals=3, heal_window=3600, force=False):
+        self.args = dict(stack=stack, standby=standby, parameter=parameter, me=me,
+                         stack_refs=stack_refs, cooldown=cooldown, max_heals=max_heals,
+                         heal_window=heal_window, force=force)
+
+    def run(self, context):
+        return readable(lambda: failover_inspect(self.connect(context), **self.args))

@@ -1,0 +1,92 @@
+"""ha_actions.failover: failover_volume's checks before the fence, two actions for what
+were six tasks; each service call is stubbed where failover.py makes it."""
+
+import json
+
+import pytest
+
+from ha_actions import failover
+
+REQUEST = dict(dead_host_policy="fail", fencing_hook="none", timeout=300, poll_delay=2,
+               long_poll=20, fence_timeout=120, stall_timeout=300, stale_after=600,
+               cooldown=60, max_heals=3, heal_window=3600, force=False)
+STACK = {"id": "sid", "name": "pair", "ref": "pair/sid", "status": "UPDATE_COMPLETE"}
+RUNNING = [{"id": "ex-0", "name": "ha.v1.failover_volume", "created_at": "2026-12-03 09:00:00",
+            "stack": "pair", "dry_run": False}]
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    """The calls failover.py makes, in order, with canned answers."""
+    made = []
+
+    def record(name, answer):
+        def call(*args, **kwargs):
+            made.append((name,) + args[1:])
+            return answer
+        return call
+
+    monkeypatch.setattr(failover.compute, "check_force_down_allowed",
+                        record("force_down", {"result": "allowed"}))
+    monkeypatch.setattr(failover.orchestration, "wait_for_progress", record("stack", STACK))
+    monkeypatch.setattr(failover.workflow, "running_runs", record("running", RUNNING))
+    return made
+
+
+def test_the_request_checked_gives_the_plan_the_stack_and_the_running_runs(calls):
+    got = failover.failover_request(lambda: "conn", "pair", "ha.v1.failover_volume",
+                                    **REQUEST)
+    assert got == {"plan": {"poll_delay": 2, "wait_s": 20, "polls": 14, "fence_polls": 6,
+                            "fence_wait_s": 20},
+                   "stack": STACK, "stack_refs": ["sid", "pair", "pair/sid", "pair"],
+                   "running": RUNNING}
+    assert calls == [("stack", "pair"), ("running", "ha.v1.failover_volume")]
+
+
+def test_force_down_is_checked_before_the_stack_is_read(calls):
+    failover.failover_request(lambda: "conn", "pair", "wf", **dict(
+        REQUEST, dead_host_policy="force_down", fencing_hook="ft.fence"))
+    assert [call[0] for call in calls] == ["force_down", "stack", "running"]
+    assert calls[0] == ("force_down", "ft.fence")
+
+
+def test_a_bad_request_is_refused_before_any_call():
+    def no_connection():
+        raise AssertionError("connected")
+
+    action = failover.FailoverRequestAction("pair", "wf", **dict(REQUEST, cooldown=-1))
+    json.dumps(vars(action))
+    action.connect = lambda context: no_connection()
+    got = action.run(None)
+    assert got.is_error() and got.error.startswith("cooldown must be a number of seconds")
+
+
+@pytest.mark.parametrize("status, history, step", [
+    ("ready", {"status": "ok"}, "fence"),
+    ("ready", {"status": "flapping"}, "report"),
+    ("attach_only", None, "attach"),
+    ("record_only", None, "record"),
+    ("already_active", None, "report"),
+])
+def test_inspect_reads_the_heal_limits_only_for_a_failover_that_would_fence(
+        monkeypatch, status, history, step):
+    read = []
+    monkeypatch.setattr(failover.block_storage, "failover_state",
+                        lambda conn, *args: read.append(("state",) + args) or {"status": status})
+    monkeypatch.setattr(failover.workflow, "heal_history",
+                        lambda conn, me, refs, **limits: read.append(("limits", me, limits))
+                        or history)
+    me = {"id": "ex-1", "name": "ha.v1.failover_volume"}
+    got = failover.failover_inspect("conn", "pair", None, "active", me, ["sid"],
+                                    cooldown=60, max_heals=3, heal_window=3600, force=False)
+    assert got == {"state": {"status": status}, "limits": history, "next": step}
+    assert read[0] == ("state", "pair", None, "active")
+    assert read[1:] == ([("limits", me, dict(cooldown=60, max_heals=3, heal_window=3600,
+                                             force=False))] if status == "ready" else [])
+
+
+def test_the_action_hands_every_input_over(calls):
+    action = failover.FailoverRequestAction("pair", "wf", **REQUEST)
+    assert action.request == REQUEST
+    action.connect = lambda context: "conn"
+    assert action.run(None)["stack_refs"] == ["sid", "pair", "pair/sid", "pair"]
