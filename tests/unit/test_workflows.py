@@ -151,6 +151,21 @@ def test_good_snippet_passes():
     assert problems(text) == []
 
 
+def test_an_expression_cut_by_a_flow_mapping_comma_fails():
+    text = wf(
+        """\
+        hello:
+          action: std.noop
+          publish: {wait_s: <% max(0, $.x) %>, ok: <% $.y %>}
+          on-success:
+            - fail(msg=<% $.error %>): <% $.x > 1 %>
+        """,
+    )
+    got = problems(text)
+    assert len(got) == 2 and all("split expression" in p for p in got), got
+    assert "'<% max(0'" in got[0] and "key '$.x) %>'" in got[1], got
+
+
 def test_unknown_action_fails():
     text = wf(
         """\

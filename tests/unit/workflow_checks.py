@@ -24,6 +24,7 @@ from pathlib import Path
 from unittest import mock
 
 import jsonschema
+import yaml
 from mistral.lang import base as base_spec
 from mistral.lang import parser
 from mistral_lib import exceptions as ml_exc
@@ -235,12 +236,35 @@ def check_workflow(wf, actions, workflows):
     return problems
 
 
+def split_expressions(node, path=()):
+    """Expressions YAML cut apart: in a flow mapping or list (``{a: <% f(x, y) %>}``) an
+    unquoted comma ends the value, leaving ``'<% f(x'`` and a key ``'y) %>'``, which
+    Mistral then fails on at run time. Keys may hold a whole one (``fail(msg=<% .. %>)``)."""
+    found = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if isinstance(key, str) and key.count("<%") != key.count("%>"):
+                found.append("%s: key %r is part of a split expression: quote it or use "
+                             "block style" % ("/".join(path), key))
+            found += split_expressions(value, path + (str(key),))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += split_expressions(value, path + (str(index),))
+    elif isinstance(node, str) and node.count("<%") != node.count("%>"):
+        found.append("%s: %r is part of a split expression: quote it or use block style"
+                     % ("/".join(path), node))
+    return found
+
+
 def check_text(text, actions=None, workflows=None):
     """Parse ``text`` with Mistral and return the pack checks' problems (a list).
 
     ``workflows`` defaults to the pack's workflows plus the ones in ``text``.
     """
     actions = known_actions() if actions is None else actions
+    split = split_expressions(yaml.safe_load(text))
+    if split:
+        return split
     specs = parse(text)
     if workflows is None:
         workflows = pack_workflows(skip_invalid=True)
