@@ -24,6 +24,10 @@ html_show_sphinx = False
 html_theme_options = {"page_width": "1100px", "show_powered_by": False}
 html_static_path = ["_static"]
 html_css_files = ["ha.css"]
+# Keep "--option" as typed in help texts and prose (no en dashes): it is a CLI reference.
+smartquotes_action = "qe"
+# Literal blocks are shell, ini and tables: shown as typed, not coloured as Python.
+highlight_language = "none"
 master_doc = "index"
 exclude_patterns = ["diagrams/*.dot"]
 
