@@ -43,7 +43,7 @@ LOOP_STARTED = "Started by ha.v1.reconcile "
 LOOP_EVERY_S = 20  # the rows' loops look as `openstack ha watch --every 20` does
 # What a newer run's concurrency guard writes on a run Mistral lost (workflow.py).
 ENDED_AS_LOST = "Mistral lost this execution"
-# The two named ways Mistral loses a run (README, Known limits).
+# The two named ways Mistral loses a run (doc/source/admin/survives.rst, Known limits).
 LOST_RUNNING = "left RUNNING with no task moving"
 LOST_THE_TOKEN = "its retried action lost the caller's token"
 HELD = "held"

@@ -132,8 +132,8 @@ def test_rabbitmq_restarted_during_the_heal(fault, conn, admin_conn, stacks):
     (60 s, configs.py) is above that, so the run heals. Nova's messages lost in the
     restart are the next two tests' faults (a lost build, a lost scheduler answer). A
     longer outage, or a Mistral message lost in the restart, ends as a dead executor's
-    does (README, Known limits): the run fails saying so and the reconcile loop finds
-    the heal done or finishes it."""
+    does (Known limits in doc/source/admin/survives.rst): the run fails saying so and the
+    reconcile loop finds the heal done or finishes it."""
     group = BrokenGroup(conn, admin_conn, stacks)
     heal(fault, "RabbitMQ restarted during the heal", group, "wait", restart("rabbitmq"),
          mistral_fault=True)
@@ -254,9 +254,9 @@ def test_the_executor_running_a_pack_action_killed(fault, conn, admin_conn, stac
     """heat-api is frozen (SIGSTOP) so that the running ha.stack_status call hangs in its
     executor; that executor, the one whose log says it started the action Mistral lists
     as RUNNING, is killed. Mistral's heartbeat checker fails the lost try after 70 s and
-    the task's retry runs it again; that retry may get no caller's token (README, Known
-    limits): the execution then fails saying so, and the reconcile loop finishes the
-    heal. Either way exactly the broken member is replaced."""
+    the task's retry runs it again; that retry may get no caller's token (Known limits in
+    doc/source/admin/survives.rst): the execution then fails saying so, and the reconcile
+    loop finishes the heal. Either way exactly the broken member is replaced."""
     group = BrokenGroup(conn, admin_conn, stacks)
     killed = []
 
