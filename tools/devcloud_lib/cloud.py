@@ -407,10 +407,13 @@ def ceilometer_venv(lay):
 
 
 def install_pack(lay):
-    """Install this repository's pack into the services' venv; True if it changed."""
+    """Install this repository's pack into the services' venv; True if it changed. The
+    package ships the workflows too (``openstack ha pack install`` uploads its copy): a
+    changed workflow file reinstalls it as a changed action does."""
     marker = os.path.join(lay.venv, ".devcloud-pack")
-    files = sorted(os.path.join(d, f) for d, _, fs in os.walk(os.path.join(REPO, "actions"))
-                   for f in fs if f.endswith(".py")) + [os.path.join(REPO, "setup.cfg")]
+    files = sorted(os.path.join(d, f) for top in ("actions", "workflows")
+                   for d, _, fs in os.walk(os.path.join(REPO, top))
+                   for f in fs if f.endswith((".py", ".yaml"))) + [os.path.join(REPO, "setup.cfg")]
     want = _file_hash(*files)
     if os.path.exists(marker) and open(marker).read() == want:
         return False
