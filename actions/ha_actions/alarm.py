@@ -47,7 +47,7 @@ The decision is a plain dict::
 A body that is not an Aodh notification raises AlarmPayloadError (a ValueError).
 """
 
-from ha_actions.errors import OperatorError, ReportError, text, unwrap_error
+from ha_actions.errors import OperatorError
 
 BODY_KEYS = (
     "alarm_id",
@@ -315,40 +315,3 @@ def alarm_plan(body, stack=None, group=None, member=None, operation="replace_mem
     inputs.update(options)
     plan["inputs"] = inputs
     return plan
-
-
-# --- ha.v1.on_alarm's report ------------------------------------------------------------
-# facts: {plan (alarm_plan's), pair (ha.failover_state's, when check_active read it),
-# result (the called workflow's report), error (the failed task's result: ha.alarm_plan's
-# message, or the called workflow's error)}; each null until the run got there.
-
-def on_alarm_report(request, facts, execution_id=None, started_at=None, now=None):
-    """ha.v1.on_alarm's report (see the header of workflows/on_alarm.yaml): the plan's
-    (ignored), with the pair's word when the alarm's server is not the active one, with
-    the called workflow's status and report, or failed with the error. ``request``: the
-    run's input (``execution().input``); the other arguments are ha.report's, unused."""
-    plan, pair, error = facts.get("plan"), facts.get("pair"), facts.get("error")
-    if plan is None:
-        if error is None:
-            raise ReportError("on_alarm ended with neither an error nor a plan.")
-        report = {"alarm": {key: request[name] for key, name in (
-                      ("id", "alarm_id"), ("name", "alarm_name"), ("previous", "previous"),
-                      ("current", "current"))},
-                  "operation": request["operation"], "why": None, "member": request["member"],
-                  "stack": None}
-        return dict(report, status="failed", result=None, error=text(error),
-                    message=text(error))
-    report = dict(plan["report"])
-    if error is not None:
-        result = error.get("report") if isinstance(error, dict) else None
-        message = "%s failed: %s" % (plan["workflow"], unwrap_error(error))
-        return dict(report, status="failed", result=result, error=message, message=message)
-    if plan["next"] == "ignore":
-        return report
-    if pair is not None and pair.get("status") == "not_active":
-        return dict(report, why=report["why"] + " " + pair["message"])
-    result = facts.get("result")
-    if result is None:
-        raise ReportError("on_alarm ran %s but has neither its report nor its error."
-                          % plan["workflow"])
-    return dict(report, status=result["status"], result=result)

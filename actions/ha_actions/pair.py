@@ -4,12 +4,9 @@ Cinder showed (``block_storage.failover_state`` reads them)::
 
     servers: [{"id", "name", "status"}, ...]   the stack's top-level servers
     volumes: [{"id", "name", "status", "attached_to": [server ids]}, ...]
-
-It also says how ``ha.v1.attach_pair`` (a new pair's first attach) ended:
-``attach_pair_report``.
 """
 
-from ha_actions.errors import OperatorError, ReportError, text
+from ha_actions.errors import OperatorError
 
 NOT_FOUND = "NOT_FOUND"
 
@@ -169,27 +166,3 @@ def _interrupted_failover(servers, recorded, standby):
         "An earlier failover fenced %s (%s, %s) and detached every volume but did not "
         "attach them: attach them to %s (%s) and record it." % (
             fenced["name"], fenced["id"], fenced["status"], target["name"], target["id"]))}
-
-
-# --- ha.v1.attach_pair's report ---------------------------------------------------------
-# facts: {plan (ha.initial_attach_plan's), where (each volume's servers or [status], as
-# last seen), attached (the wait ended with every volume in-use on the server), error
-# (the failed task's result)}; each null until the run got there.
-
-def attach_pair_report(request, facts, execution_id=None, started_at=None, now=None):
-    """ha.v1.attach_pair's report (see the header of workflows/attach_pair.yaml):
-    attached, already_attached (the plan's word), or failed with the error: a failed
-    step's, or the volumes not in-use on the server when the wait ended. ``request``: the
-    run's input (``execution().input``)."""
-    plan, error = facts.get("plan"), facts.get("error")
-    report = {"server": request["server"], "volumes": facts.get("where"),
-              "execution_id": execution_id}
-    if error is None and plan is None:
-        raise ReportError("attach_pair ended with neither an error nor a plan.")
-    if error is None and not facts.get("attached"):
-        error = "Volumes not in-use on %s after %s s: %s" % (
-            request["server"], text(request["timeout"]), facts.get("where"))
-    if error is not None:
-        return dict(report, status="failed", message=text(error), error=text(error))
-    status = "attached" if plan["status"] == "attach" else "already_attached"
-    return dict(report, status=status, message=plan["message"])

@@ -4,16 +4,38 @@ and did (the workflow's published values, as ``facts``) and the run's own input
 (``request``) and returns the report; the workflow's one ``report`` task calls it
 through ``ha.report`` (``workflow.ReportAction``), on success and on failure alike.
 
-``REPORTS`` names the builder of each workflow (on_alarm's and attach_pair's live beside
-their decisions, in ``alarm`` and ``pair``).
+``REPORTS`` names the builder of each workflow.
 """
 
 import datetime
 
-from ha_actions.alarm import on_alarm_report
-from ha_actions.errors import ReportError, text, unwrap_error
+from ha_actions.errors import OperatorError
 from ha_actions.guard import parse_created_at
-from ha_actions.pair import attach_pair_report
+
+
+class ReportError(OperatorError, ValueError):
+    """The report cannot be built from what the workflow handed over (a pack bug)."""
+
+
+def text(value):
+    """``value`` as YAQL's ``str()`` writes it (null, true, false), so a message reads
+    the same as when the workflows built it."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return str(value)
+
+
+def unwrap_error(result):
+    """A failed task's error as text. A sub-workflow's is its output-on-error with
+    Mistral's ``result`` (the message it failed with) added: that message; an action's
+    is the text itself."""
+    if isinstance(result, dict) and result.get("result") is not None:
+        return text(result["result"])
+    return text(result)
 
 
 def duration_s(started_at, now=None):
@@ -542,6 +564,67 @@ def failover_volume_report(request, facts, execution_id, started_at, now=None, t
         report["steps_error"] = unread
     report["duration_s"] = duration_s(started_at, now)
     return report
+
+
+# --- ha.v1.on_alarm's report ------------------------------------------------------------
+# facts: {plan (alarm_plan's), pair (ha.failover_state's, when check_active read it),
+# result (the called workflow's report), error (the failed task's result: ha.alarm_plan's
+# message, or the called workflow's error)}; each null until the run got there.
+
+def on_alarm_report(request, facts, execution_id=None, started_at=None, now=None):
+    """ha.v1.on_alarm's report (see the header of workflows/on_alarm.yaml): the plan's
+    (ignored), with the pair's word when the alarm's server is not the active one, with
+    the called workflow's status and report, or failed with the error. ``request``: the
+    run's input (``execution().input``); the other arguments are ha.report's, unused."""
+    plan, pair, error = facts.get("plan"), facts.get("pair"), facts.get("error")
+    if plan is None:
+        if error is None:
+            raise ReportError("on_alarm ended with neither an error nor a plan.")
+        report = {"alarm": {key: request[name] for key, name in (
+                      ("id", "alarm_id"), ("name", "alarm_name"), ("previous", "previous"),
+                      ("current", "current"))},
+                  "operation": request["operation"], "why": None, "member": request["member"],
+                  "stack": None}
+        return dict(report, status="failed", result=None, error=text(error),
+                    message=text(error))
+    report = dict(plan["report"])
+    if error is not None:
+        result = error.get("report") if isinstance(error, dict) else None
+        message = "%s failed: %s" % (plan["workflow"], unwrap_error(error))
+        return dict(report, status="failed", result=result, error=message, message=message)
+    if plan["next"] == "ignore":
+        return report
+    if pair is not None and pair.get("status") == "not_active":
+        return dict(report, why=report["why"] + " " + pair["message"])
+    result = facts.get("result")
+    if result is None:
+        raise ReportError("on_alarm ran %s but has neither its report nor its error."
+                          % plan["workflow"])
+    return dict(report, status=result["status"], result=result)
+
+
+# --- ha.v1.attach_pair's report ---------------------------------------------------------
+# facts: {plan (ha.initial_attach_plan's), where (each volume's servers or [status], as
+# last seen), attached (the wait ended with every volume in-use on the server), error
+# (the failed task's result)}; each null until the run got there.
+
+def attach_pair_report(request, facts, execution_id=None, started_at=None, now=None):
+    """ha.v1.attach_pair's report (see the header of workflows/attach_pair.yaml):
+    attached, already_attached (the plan's word), or failed with the error: a failed
+    step's, or the volumes not in-use on the server when the wait ended. ``request``: the
+    run's input (``execution().input``)."""
+    plan, error = facts.get("plan"), facts.get("error")
+    report = {"server": request["server"], "volumes": facts.get("where"),
+              "execution_id": execution_id}
+    if error is None and plan is None:
+        raise ReportError("attach_pair ended with neither an error nor a plan.")
+    if error is None and not facts.get("attached"):
+        error = "Volumes not in-use on %s after %s s: %s" % (
+            request["server"], text(request["timeout"]), facts.get("where"))
+    if error is not None:
+        return dict(report, status="failed", message=text(error), error=text(error))
+    status = "attached" if plan["status"] == "attach" else "already_attached"
+    return dict(report, status=status, message=plan["message"])
 
 
 REPORTS = {"replace_member": replace_member_report,

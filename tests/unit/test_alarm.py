@@ -13,6 +13,7 @@ import pytest
 from mistral_lib import actions
 
 from ha_actions import alarm, decisions
+from ha_actions import report as rp
 from ha_actions import workflow as mistral_calls
 
 SERVER = "6f1c3a0e-2b7d-4c55-9a51-0d3f5c2e8b11"
@@ -440,7 +441,7 @@ def on_alarm_plan(operation="replace_member", **kw):
 
 class TestOnAlarmReport:
     def report(self, request=None, **facts):
-        return alarm.on_alarm_report(request or on_alarm_request(), facts)
+        return rp.on_alarm_report(request or on_alarm_request(), facts)
 
     def test_an_ignored_alarm_reports_the_plan_as_it_is(self):
         plan = alarm.alarm_plan(body(THRESHOLD, previous="alarm", current="ok"), stack="web")
@@ -490,9 +491,9 @@ class TestOnAlarmReport:
                            message=says)
 
     def test_an_end_it_cannot_tell_is_a_report_error(self):
-        with pytest.raises(alarm.ReportError, match="neither an error nor a plan"):
+        with pytest.raises(rp.ReportError, match="neither an error nor a plan"):
             self.report()
-        with pytest.raises(alarm.ReportError, match="has neither its report nor its error"):
+        with pytest.raises(rp.ReportError, match="has neither its report nor its error"):
             self.report(plan=on_alarm_plan())
 
     def test_ha_report_builds_it(self):

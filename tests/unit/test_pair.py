@@ -3,6 +3,7 @@
 import pytest
 
 from ha_actions import pair
+from ha_actions import report as rp
 
 A = {"id": "a-id", "name": "server_a", "status": "ACTIVE"}
 B = {"id": "b-id", "name": "server_b", "status": "ACTIVE"}
@@ -70,7 +71,7 @@ WHERE = {"v1": ["a-id"], "v2": ["a-id"]}
 
 
 def attach_report(**facts):
-    return pair.attach_pair_report(ATTACH_REQUEST, facts, "ex-1")
+    return rp.attach_pair_report(ATTACH_REQUEST, facts, "ex-1")
 
 
 @pytest.mark.parametrize("plan_status, status", [("attach", "attached"),
@@ -100,7 +101,7 @@ def test_a_failed_step_fails_the_run_with_its_error():
 
 
 def test_an_end_with_neither_plan_nor_error_is_a_report_error():
-    with pytest.raises(pair.ReportError, match="neither an error nor a plan"):
+    with pytest.raises(rp.ReportError, match="neither an error nor a plan"):
         attach_report()
 
 
