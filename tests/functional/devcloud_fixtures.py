@@ -39,7 +39,15 @@ def devcloud():
         subprocess.run([DEVCLOUD, "up"], check=True)
     os.environ["OS_CLIENT_CONFIG_FILE"] = CLOUDS_YAML
     with open(CLOUDS_YAML) as f:
-        return yaml.safe_load(f)["clouds"]
+        return Clouds(yaml.safe_load(f)["clouds"])
+
+
+class Clouds(dict):
+    """clouds.yaml's entries; shown by name only: pytest prints a failing test's fixtures,
+    and these hold the devcloud's passwords."""
+
+    def __repr__(self):
+        return "<clouds %s (passwords not shown)>" % ", ".join(sorted(self))
 
 
 @pytest.fixture(scope="session")

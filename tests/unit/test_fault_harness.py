@@ -130,3 +130,14 @@ def test_the_watcher_reads_a_groups_health_in_two_calls():
         assert faultlib.group_health(conn, "app/id-1", "group") == (3, 2)
         assert mocker.request_history[0].qs["nested_depth"] == ["2"]
         assert len(mocker.request_history) == 2
+
+
+def test_the_clouds_fixture_never_shows_a_password():
+    """pytest prints a failing test's fixtures (seen in a CI log: the devcloud fixture's
+    passwords, half elided); the clouds.yaml entries are shown by name only."""
+    import devcloud_fixtures  # noqa: E402 - on the path set above
+
+    clouds = devcloud_fixtures.Clouds({"devcloud": {"auth": {"password": "s3cret-pw"}}})
+    assert repr(clouds) == "<clouds devcloud (passwords not shown)>"
+    assert "s3cret-pw" not in str(clouds)
+    assert clouds["devcloud"]["auth"]["password"] == "s3cret-pw"
