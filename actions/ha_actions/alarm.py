@@ -249,7 +249,8 @@ def parse_alarm(body, member=None):
 OPTIONS = {
     "replace_member": ("count", "max_unavailable", "reason", "dry_run", "timeout",
                        "poll_delay", "stall_timeout", "stale_after", "cooldown",
-                       "max_heals", "heal_window", "force"),
+                       "max_heals", "heal_window", "force", "recovery", "rung_timeout",
+                       "max_failed_fraction"),
     "failover_volume": ("standby", "parameter", "quiesce", "activate", "hook_timeout",
                         "dead_host_policy", "fencing_hook", "fence_timeout", "restore",
                         "timeout", "poll_delay", "long_poll", "stall_timeout",

@@ -4,32 +4,88 @@ Raw REST through the openstacksdk proxy, like orchestration.py: functions take a
 Connection and plain values and return plain dicts.
 """
 
+import datetime
 import time
 
 from openstack import exceptions as sdk_exceptions
 
-from ha_actions import orchestration, workflow
+from ha_actions import orchestration, recovery, report, workflow
 from ha_actions.connection import OpenStackAction, OperatorError, long_poll, readable
 
 NOT_FOUND = "NOT_FOUND"
 
 
-def server_status(conn, server_id):
-    """Nova's status of one server (ACTIVE, ERROR, SHUTOFF...), or NOT_FOUND."""
+def server_detail(conn, server_id):
+    """``{status, task_state, host, fault}`` of one server (status NOT_FOUND if gone;
+    host only for a caller allowed to see it, admin by default)."""
     resp = conn.compute.get("/servers/%s" % server_id)
     if resp.status_code == 404:
-        return NOT_FOUND
+        return {"status": NOT_FOUND, "task_state": None, "host": None, "fault": None}
     sdk_exceptions.raise_from_response(resp)
-    return resp.json()["server"]["status"]
+    server = resp.json()["server"]
+    return {"status": server["status"], "task_state": server.get("OS-EXT-STS:task_state"),
+            "host": server.get("OS-EXT-SRV-ATTR:host"),
+            "fault": (server.get("fault") or {}).get("message")}
+
+
+def server_status(conn, server_id):
+    """Nova's status of one server (ACTIVE, ERROR, SHUTOFF...), or NOT_FOUND."""
+    return server_detail(conn, server_id)["status"]
 
 
 def server_statuses(conn, server_ids):
     """``{"statuses": {id: status}, "error": [ids in ERROR], "missing": [ids gone],
-    "failed": [both]}``: a server deleted outside Heat is as failed as one in ERROR."""
-    statuses = {sid: server_status(conn, sid) for sid in dict.fromkeys(server_ids or ())}
+    "failed": [both], "details": {id: server_detail}}``: a server deleted outside Heat is
+    as failed as one in ERROR."""
+    details = {sid: server_detail(conn, sid) for sid in dict.fromkeys(server_ids or ())}
+    statuses = {sid: detail["status"] for sid, detail in details.items()}
     error = [sid for sid, status in statuses.items() if status == "ERROR"]
     missing = [sid for sid, status in statuses.items() if status == NOT_FOUND]
-    return {"statuses": statuses, "error": error, "missing": missing, "failed": error + missing}
+    return {"statuses": statuses, "error": error, "missing": missing, "failed": error + missing,
+            "details": details}
+
+
+RUNG_BODIES = {"reboot": lambda server: {"reboot": {"type": "HARD"}},
+               "rebuild": lambda server: {"rebuild": {"imageRef": server["image"]["id"]}}}
+
+
+def start_rung(conn, rung, server_id):
+    """Trigger one rung on a server: a hard reboot, or a rebuild with the server's own
+    image. ``{"started": bool, "reason"}``: Nova's refusal (409: a task in the way; a
+    server booted from a volume has no image to rebuild with) is a failed rung, not an
+    error."""
+    resp = conn.compute.get("/servers/%s" % server_id)
+    if resp.status_code == 404:
+        return {"started": False, "reason": "the server is gone"}
+    sdk_exceptions.raise_from_response(resp)
+    server = resp.json()["server"]
+    if rung == "rebuild" and not (server.get("image") or {}).get("id"):
+        return {"started": False, "reason": "booted from a volume: no image to rebuild with"}
+    resp = conn.compute.post("/servers/%s/action" % server_id,
+                             json=RUNG_BODIES[rung](server))
+    if resp.status_code == 409 and _already_started(conn, rung, server_id):
+        return {"started": True, "reason": None}  # this action's earlier try (a retry)
+    if resp.status_code in (400, 403, 409):
+        return {"started": False, "reason": "%d %s" % (resp.status_code, _nova_message(resp))}
+    sdk_exceptions.raise_from_response(resp)
+    return {"started": True, "reason": None}
+
+
+RUNG_TASK_STATES = {"reboot": ("rebooting_hard", "reboot_pending_hard", "reboot_started_hard"),
+                    "rebuild": ("rebuilding", "rebuild_block_device_mapping",
+                                "rebuild_spawning")}
+
+
+def _already_started(conn, rung, server_id):
+    return server_detail(conn, server_id)["task_state"] in RUNG_TASK_STATES[rung]
+
+
+def _nova_message(resp):
+    try:
+        body = resp.json()
+        return next(iter(body.values())).get("message") or resp.text
+    except (ValueError, AttributeError, StopIteration):
+        return resp.text
 
 
 def servers_in_error(conn):
@@ -47,6 +103,64 @@ class ServerStatusesAction(OpenStackAction):
 
     def run(self, context):
         return readable(lambda: server_statuses(self.connect(context), self.server_ids))
+
+
+# --- the recovery ladder's rungs (recovery.py decides; these trigger and look) ------------
+
+def _servers_of(members, names):
+    by_name = {m["name"]: m for m in members}
+    return [sid for name in names for sid in (by_name.get(name) or {}).get("server_ids", ())]
+
+
+class StartRungAction(OpenStackAction):
+    """Trigger a rung (reboot | rebuild) on every server of the named members; return
+    ``{"rung", "started_at", "servers": {id: {started, reason}}}`` for ha.rung_progress."""
+
+    def __init__(self, rung, members, names):
+        self.rung = rung
+        self.members = members
+        self.names = names
+
+    def run(self, context):
+        def start():
+            conn = self.connect(context)
+            started_at = datetime.datetime.now(datetime.timezone.utc).isoformat()
+            servers = {sid: start_rung(conn, self.rung, sid)
+                       for sid in _servers_of(self.members, self.names)}
+            return {"rung": self.rung, "started_at": started_at, "servers": servers}
+
+        return readable(start)
+
+
+class RungProgressAction(OpenStackAction):
+    """Look at the servers a rung started on (again every second for up to ``wait_s``
+    s while a member is pending): recovery.rung_progress, pending until each member
+    recovered or failed, or the rung's deadline passed."""
+
+    def __init__(self, members, names, started, rung_timeout, wait_s=10):
+        self.members = members
+        self.names = names
+        self.started = started
+        self.rung_timeout = rung_timeout
+        self.wait_s = wait_s
+
+    def run(self, context):
+        conn = None
+
+        def look():
+            details = {sid: server_detail(conn, sid)
+                       for sid in _servers_of(self.members, self.names)}
+            return recovery.rung_progress(self.started["rung"], self.members, self.names,
+                                          self.started["servers"], details,
+                                          report.since(self.started["started_at"]),
+                                          self.rung_timeout)
+
+        def watch():
+            nonlocal conn
+            conn = self.connect(context)
+            return long_poll(look, lambda progress: progress["pending"], self.wait_s)
+
+        return readable(watch)
 
 
 # --- failover: server state, fencing (stop), volume attachments -------------------------

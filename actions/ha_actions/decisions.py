@@ -8,7 +8,7 @@ from mistral_lib import actions
 from ha_actions.alarm import BODY_KEYS, alarm_plan, parse_alarm
 from ha_actions.connection import readable
 from ha_actions.inputs import check_failover_request
-from ha_actions.selection import batches, check_request, select_members, verify_replacement
+from ha_actions.selection import check_request, choose, verify_replacement
 
 
 class ParseAlarmAction(actions.Action):
@@ -56,47 +56,41 @@ class CheckFailoverRequestAction(actions.Action):
 
 
 class CheckRequestAction(actions.Action):
-    """Validate a replace_member request; return the polling plan {polls, poll_delay}."""
+    """Validate a replace_member request; return the polling plan {polls, poll_delay} and
+    the recovery plan {rungs, replaces, hold}."""
 
     def __init__(
         self, strategy, member=None, count=1, max_unavailable=1, timeout=900, poll_delay=5,
         stall_timeout=300, stale_after=600, not_a_member="fail", cooldown=60, max_heals=3,
-        heal_window=3600, force=False
+        heal_window=3600, force=False, recovery="replace", rung_timeout=120,
+        max_failed_fraction=0.5
     ):
         self.args = dict(strategy=strategy, member=member, count=count,
                          max_unavailable=max_unavailable, timeout=timeout,
                          poll_delay=poll_delay, stall_timeout=stall_timeout,
                          stale_after=stale_after, not_a_member=not_a_member,
                          cooldown=cooldown, max_heals=max_heals, heal_window=heal_window,
-                         force=force)
+                         force=force, recovery=recovery, rung_timeout=rung_timeout,
+                         max_failed_fraction=max_failed_fraction)
 
     def run(self, context):
         return readable(lambda: check_request(**self.args))
 
 
 class SelectMembersAction(actions.Action):
-    """Pick the group members to replace by strategy and split them into batches."""
+    """Pick the group members to replace by strategy and split them into batches; hold
+    when too much of the group looks failed at once (selection.choose)."""
 
-    def __init__(
-        self, members, strategy, member=None, count=1, max_unavailable=1, failed_server_ids=None
-    ):
-        self.members = members
-        self.strategy = strategy
-        self.member = member
-        self.count = count
-        self.max_unavailable = max_unavailable
-        self.failed_server_ids = failed_server_ids
+    def __init__(self, members, strategy, member=None, count=1, max_unavailable=1,
+                 failed_server_ids=None, server_details=None, hold=False,
+                 max_failed_fraction=1, force=False):
+        self.args = dict(members=members, strategy=strategy, member=member, count=count,
+                         max_unavailable=max_unavailable, failed_server_ids=failed_server_ids,
+                         server_details=server_details, hold=hold,
+                         max_failed_fraction=max_failed_fraction, force=force)
 
     def run(self, context):
-        def select():
-            result = select_members(
-                self.members, self.strategy, self.member, self.count, self.failed_server_ids
-            )
-            result["batches"] = batches([m["name"] for m in result["selected"]],
-                                        self.max_unavailable)
-            return result
-
-        return readable(select)
+        return readable(lambda: choose(**self.args))
 
 
 class VerifyReplacementAction(actions.Action):

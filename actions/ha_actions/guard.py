@@ -198,13 +198,17 @@ STACK_SLOT = "the stack"
 
 
 def healed_slots(report):
-    """What a past run healed: member names, [STACK_SLOT] for a failover, [] for none."""
+    """What a past run healed, one slot per attempt: each member replaced, and each rung
+    of the recovery ladder tried on a member (so the flapping limit counts rungs);
+    [STACK_SLOT] for a failover, [] for none."""
     if not isinstance(report, dict):
         return []
-    names = [row.get("name") for key in ("replaced", "also_replaced")
-             for row in report.get(key) or () if isinstance(row, dict)]
+    rows = [row.get("name") for key in ("replaced", "also_replaced")
+            for row in report.get(key) or () if isinstance(row, dict)]
+    rows += [row.get("member") for row in report.get("rungs") or () if isinstance(row, dict)]
+    names = sorted(n for n in rows if n)
     if names:
-        return sorted({n for n in names if n})
+        return names
     return [STACK_SLOT] if report.get("status") == "failed_over" else []
 
 
@@ -243,7 +247,8 @@ def heal_history(me_id, runs, stack_refs, slots=None, cooldown=DEFAULT_COOLDOWN,
     wanted = list(slots) if slots else [STACK_SLOT]
     heals = _past_heals(me_id, runs, stack_refs)
     recent = [h for h in heals if _age(h["ended_at"], now) <= heal_window]
-    in_window = {slot: [h["id"] for h in recent if slot in h["slots"] or slots is None]
+    in_window = {slot: [h["id"] for h in recent if slots is None]
+                 or [h["id"] for h in recent for healed in h["slots"] if healed == slot]
                  for slot in wanted}
     last = heals[0] if heals else None
     last_heal = last and {"id": last["id"], "ended_at": last["ended_at"],

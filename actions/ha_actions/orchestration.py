@@ -309,6 +309,15 @@ def mark_unhealthy(conn, ref, resource, reason=None):
     sdk_exceptions.raise_from_response(resp)
 
 
+def mark_healthy(conn, ref, resource):
+    """Clear Heat's unhealthy mark of ``resource`` (it shows CHECK_COMPLETE), so the next
+    stack update leaves the member, recovered in place, as it is."""
+    resp = conn.orchestration.patch(
+        "/stacks/%s/resources/%s" % (ref, parse.quote(resource, safe="")),
+        json={"mark_unhealthy": False, "resource_status_reason": "recovered by ha-actions"})
+    sdk_exceptions.raise_from_response(resp)
+
+
 def update_existing(conn, stack, parameters=None):
     """PATCH a stack (existing=true) with only ``parameters`` ({} or None: no change).
 
@@ -521,6 +530,23 @@ class MarkUnhealthyAction(OpenStackAction):
                     )
                 marked.append(member)
             return {"stack": self.stack, "marked": marked}
+
+        return readable(mark)
+
+
+class MarkHealthyAction(OpenStackAction):
+    """Mark members of a group's nested stack healthy again (recovered by a rung)."""
+
+    def __init__(self, stack, members):
+        self.stack = stack
+        self.members = members
+
+    def run(self, context):
+        def mark():
+            conn = self.connect(context)
+            for member in self.members:
+                mark_healthy(conn, self.stack, member)
+            return {"stack": self.stack, "marked_healthy": list(self.members)}
 
         return readable(mark)
 

@@ -105,8 +105,9 @@ def replace_member_failure(request, facts):
 
 def replace_member_status(request, facts):
     """The report status, by the first that holds: failed, skipped (an older run works
-    on the stack), already_healed, ignored (not a member, not_a_member: ignore), dry_run,
-    the heal limits' status when not ok (paused, cooldown, flapping), replaced."""
+    on the stack), already_healed, ignored (not a member, not_a_member: ignore), held
+    (too much of the group failed at once), dry_run, the heal limits' status when not ok
+    (paused, cooldown, flapping), replaced, recovered (by rungs alone)."""
     if replace_member_failure(request, facts) is not None:
         return "failed"
     guard, selection = facts.get("guard") or {}, selected(facts)
@@ -118,8 +119,12 @@ def replace_member_status(request, facts):
         return "already_healed"
     if selection["status"] == "not_a_member":
         return "ignored"
+    if selection["status"] == "held":
+        return "held"
     if request["dry_run"]:
         return "dry_run"
+    if facts.get("recovered") and not facts.get("replaced"):
+        return held_or(facts, "recovered")
     return held_or(facts, "replaced")
 
 
@@ -136,7 +141,7 @@ def replace_member_base(request, facts, execution_id):
             "member": request["member"], "count": request["count"],
             "reason": facts.get("reason"), "execution_id": execution_id,
             "group_size_before": before["size"], "warnings": before["warnings"],
-            "replaced": []}
+            "recovery": request.get("recovery", "replace"), "replaced": []}
     if guard is not None:
         base["stale_executions"] = guard["stale"]
     return base
@@ -147,8 +152,11 @@ def replaced_message(request, facts):
     else happened on the way (Heat's own replacements, lost builds, stale runs ended,
     force)."""
     selection, guard = facts["selection"], facts.get("guard") or {}
-    parts = ["Replaced %s in %d batch(es). %s" % (
-        names(facts["replaced"]), len(selection["batches"]), selection["message"])]
+    parts = [rungs_message(facts)] if facts.get("rungs") else []
+    if facts["replaced"]:
+        parts.append("Replaced %s in %d batch(es). " % (
+            names(facts["replaced"]), len(selection["batches"])))
+    parts.append(selection["message"])
     if facts.get("also_replaced"):
         parts.append(" Heat also replaced %s (already failed)." % names(facts["also_replaced"]))
     if facts.get("lost_builds"):
@@ -159,6 +167,24 @@ def replaced_message(request, facts):
     if request["force"]:
         parts.append(" " + (facts.get("limits") or {}).get("message", ""))
     return "".join(parts)
+
+
+def rungs_message(facts):
+    """What the recovery ladder's rungs did: who recovered on which rung (same server,
+    same physical id), and which rung failed for whom and why."""
+    done = ["%s recovered by %s (same server and physical id)" % (row["member"], row["rung"])
+            if row["outcome"] == "recovered" else
+            "%s: %s failed (%s)" % (row["member"], row["rung"], row["reason"])
+            for row in facts["rungs"]]
+    return "Rungs: %s. " % "; ".join(done)
+
+
+def held_fields(selection):
+    """What a held run says: the members that look failed and what they share."""
+    hold = selection["hold"]
+    return {"message": hold["message"], "failed_members": hold["failed"],
+            "causes": hold["causes"],
+            "would_replace": [n for batch in selection["batches"] for n in batch]}
 
 
 def dry_run_message(selection):
@@ -176,7 +202,8 @@ def replace_member_fields(status, request, facts):
     if status == "failed":
         error = replace_member_failure(request, facts)
         return {"error": error, "message": error, "replaced": facts.get("replaced") or [],
-                "also_replaced": facts.get("also_replaced") or []}
+                "also_replaced": facts.get("also_replaced") or [],
+                "recovered": facts.get("recovered") or []}
     if status == "skipped":
         return {"running_executions": guard["blocking"], "message": guard["message"]}
     if status == "already_healed":
@@ -184,6 +211,8 @@ def replace_member_fields(status, request, facts):
                 "former_member": selection.get("former_member")}
     if status == "ignored":
         return {"message": selection["message"]}
+    if status == "held":
+        return held_fields(selection)
     if status == "dry_run":
         return {"would_replace": selection["selected"], "batches": selection["batches"],
                 "remaining_failed": selection["remaining_failed"],
@@ -197,6 +226,7 @@ def replace_member_fields(status, request, facts):
             "batches": selection["batches"], "group_size": facts.get("group_size"),
             "remaining_failed": selection["remaining_failed"],
             "lost_builds": facts.get("lost_builds") or [],
+            "recovered": facts.get("recovered") or [], "rungs": facts.get("rungs") or [],
             "message": replaced_message(request, facts)}
 
 
@@ -211,14 +241,27 @@ def replace_member_report(request, facts, execution_id, started_at, now=None):
     return report
 
 
+def unrecovered_message(request, recovery):
+    """A recovery without replacement (reboot or rebuild) that left members unrecovered."""
+    failed = [row for row in recovery["rungs"] if row["member"] in recovery["left"]]
+    return ("Not recovered by %s: %s.%s Nothing was replaced: recovery ladder (or replace) "
+            "would replace them." % (
+                " then ".join(request["rungs"]),
+                "; ".join("%s: %s" % (row["member"], row["reason"]) for row in failed),
+                " Recovered: %s." % ", ".join(recovery["recovered"])
+                if recovery.get("recovered") else ""))
+
+
 def replace_member_batch_report(request, facts, execution_id=None, started_at=None,
                                 now=None):
     """How one batch (ha.v1.replace_member_batch) failed: ``{"status": "failed",
     "error"}``; the error says the members are marked unhealthy when the update
     (``facts["failed_step"]``) failed. The parent's report puts it in its batch's words."""
-    before = facts.get("before")
+    before, recovery = facts.get("before"), facts.get("recovery")
     if facts.get("error") is None and before and before.get("busy"):
         error = busy_message(before, request["timeout"], with_group=False)
+    elif facts.get("error") is None and recovery and recovery.get("left"):
+        error = unrecovered_message(request, recovery)
     elif facts.get("error") is None:
         raise ReportError("replace_member_batch reports only a failure; it had no error.")
     else:

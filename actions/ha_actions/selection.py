@@ -13,6 +13,7 @@ so the rules are tested without a cloud. A *member* is the dict that
 
 import re
 
+from ha_actions import recovery as ladder
 from ha_actions.errors import OperatorError
 from ha_actions.inputs import check_heal_limits, check_seconds, polling_plan
 
@@ -31,8 +32,11 @@ def is_failed_status(status):
 
 
 def check_request(strategy, member=None, count=1, max_unavailable=1, timeout=900, poll_delay=5,
-                  stall_timeout=300, stale_after=600, not_a_member="fail", **limits):
-    """Validate the workflow input; return the polling plan. SelectionError if invalid.
+                  stall_timeout=300, stale_after=600, not_a_member="fail", recovery="replace",
+                  rung_timeout=ladder.DEFAULT_RUNG_TIMEOUT,
+                  max_failed_fraction=ladder.DEFAULT_MAX_FAILED_FRACTION, **limits):
+    """Validate the workflow input; return the polling plan and the recovery plan
+    (recovery.plan: rungs, replaces, hold). SelectionError or InputError if invalid.
     ``limits``: cooldown, max_heals, heal_window, force (inputs.check_heal_limits)."""
     if not_a_member not in NOT_A_MEMBER:
         raise SelectionError("not_a_member must be %s, not %r." % (
@@ -58,7 +62,8 @@ def check_request(strategy, member=None, count=1, max_unavailable=1, timeout=900
     check_seconds(timeout=timeout, poll_delay=poll_delay, stall_timeout=stall_timeout,
                   stale_after=stale_after)
     check_heal_limits(**limits)
-    return polling_plan(timeout, poll_delay)
+    ladder.check_recovery(recovery, rung_timeout, max_failed_fraction)
+    return dict(polling_plan(timeout, poll_delay), **ladder.plan(recovery, strategy, not_a_member))
 
 
 def find_member(members, member):
@@ -147,6 +152,20 @@ def select_members(members, strategy, member=None, count=1, failed_server_ids=No
         "remaining_failed": len(failed_members(members, failed_server_ids)),
         "message": "The %d %s member(s) selected." % (len(chosen), strategy),
     }
+
+
+def choose(members, strategy, member=None, count=1, max_unavailable=1, failed_server_ids=None,
+           server_details=None, hold=False, max_failed_fraction=1, force=False):
+    """select_members, its batches, and the blast-radius hold (recovery.blast_radius)
+    when ``hold`` applies to this run: then status ``held``, ``hold`` says why."""
+    result = select_members(members, strategy, member, count, failed_server_ids)
+    result["batches"] = batches([m["name"] for m in result["selected"]], max_unavailable)
+    if hold and result["status"] == "selected":
+        held = ladder.blast_radius(members, failed_members(members, failed_server_ids),
+                                   server_details, max_failed_fraction, force)
+        if held:
+            result.update(status="held", hold=held, message=held["message"])
+    return result
 
 
 def batches(names, max_unavailable):

@@ -1,11 +1,12 @@
 """What the operator would look at in Heat and Nova: a group's members, as plain dicts."""
 
 import os
+import subprocess
 import threading
 import time
 
 import openstack
-from devcloud_fixtures import MEMBER
+from devcloud_fixtures import DEVCLOUD, MEMBER
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLES = os.path.join(REPO, "examples")
@@ -167,6 +168,12 @@ COMPUTE_SERVICES = {"devcloud": "nova-compute", "devcloud-2": "nova-compute-2"}
 def server_host(admin_conn, server_id):
     """The compute host of a server (admin only: OS-EXT-SRV-ATTR:host)."""
     return admin_conn.compute.get_server(server_id).compute_host
+
+
+def devcloud_service(action, service):
+    """``tools/devcloud start|stop SERVICE`` (a test that stops one runs alone)."""
+    subprocess.run([DEVCLOUD, action, service], check=True, timeout=120,
+                   env=dict(os.environ))
 
 
 def compute_service_state(admin_conn, host):

@@ -7,16 +7,15 @@ stop) and always starts it again, waiting until Nova sees it up.
 
 import contextlib
 import json
-import os
-import subprocess
 
 import pytest
-from devcloud_fixtures import ADMIN, DEVCLOUD, MistralCLI
+from devcloud_fixtures import ADMIN, MistralCLI
 from groups import (
     COMPUTE_SERVICES,
     AttachmentWatcher,
     compute_service,
     create_pair,
+    devcloud_service,
     patch_and_wait,
     release_forced_down,
     server_host,
@@ -308,11 +307,6 @@ def test_pair_servers_are_on_different_compute_hosts(conn, admin_conn, stacks):
     body, servers, _ = create_pair(conn, stacks)
     hosts = {name: server_host(admin_conn, sid) for name, sid in servers.items()}
     assert sorted(hosts.values()) == ["devcloud", "devcloud-2"], hosts
-
-
-def devcloud_service(action, service):
-    subprocess.run([DEVCLOUD, action, service], check=True, timeout=120,
-                   env=dict(os.environ))
 
 
 @contextlib.contextmanager

@@ -224,6 +224,12 @@ BAD_INPUTS = [
      "stale_after must be a number of seconds > 0, not 'soon'."),
     ({"strategy": "oldest", "not_a_member": "skip"},
      "not_a_member must be fail or ignore, not 'skip'."),
+    ({"strategy": "oldest", "recovery": "restart"},
+     "recovery must be one of replace, reboot, rebuild, ladder, not 'restart'"),
+    ({"max_failed_fraction": 0}, "max_failed_fraction must be a number in (0, 1]"),
+    ({"max_failed_fraction": 1.5}, "max_failed_fraction must be a number in (0, 1]"),
+    ({"recovery": "ladder", "rung_timeout": 5},
+     "rung_timeout must be a number of seconds >= 10"),
 ]
 # Refused by the member selection, after the guard: one by one (a run still going would
 # make the next one end 'skipped').

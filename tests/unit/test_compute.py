@@ -40,6 +40,11 @@ def test_server_statuses(nova):
         "error": [S2],
         "missing": [S3],
         "failed": [S2, S3],
+        "details": {
+            S1: {"status": "ACTIVE", "task_state": None, "host": None, "fault": None},
+            S2: {"status": "ERROR", "task_state": None, "host": None, "fault": None},
+            S3: {"status": compute.NOT_FOUND, "task_state": None, "host": None, "fault": None},
+        },
     }
     assert len(nova.request_history) == 3  # duplicates asked once
     assert nova.last_request.headers["X-Auth-Token"] == TOKEN
@@ -51,6 +56,7 @@ def test_no_servers_no_calls(nova):
         "error": [],
         "missing": [],
         "failed": [],
+        "details": {},
     }
     assert compute.server_statuses(make_connection(), None)["statuses"] == {}
     assert nova.request_history == []

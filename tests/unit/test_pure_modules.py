@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-PURE = ("errors", "names", "guard", "alarm", "inputs", "selection", "reconcile", "pair",
+PURE = ("errors", "names", "guard", "alarm", "inputs", "selection", "reconcile", "pair", "recovery",
         "stack_update", "report")
 IO = ("ha_actions.connection", "keystoneauth1", "openstack", "mistral_lib", "requests")
 

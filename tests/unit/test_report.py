@@ -29,7 +29,7 @@ REASON = "ha.v1.replace_member execution ex-1"
 BASE = {"stack": {"id": "id-1", "name": "web"}, "group": "group", "strategy": "oldest",
         "member": None, "count": 1, "reason": REASON, "execution_id": EX,
         "group_size_before": 3, "warnings": [], "replaced": [], "stale_executions": [],
-        "duration_s": 42}
+        "duration_s": 42, "recovery": "replace"}
 
 
 def facts(**changes):
@@ -50,7 +50,7 @@ def test_replaced():
     got = build(limits=LIMITS, replaced=[ROW], group_size=3)
     assert got == dict(
         BASE, status="replaced", replaced=[ROW], also_replaced=[], batches=[["m1"]],
-        group_size=3, remaining_failed=0, lost_builds=[],
+        group_size=3, remaining_failed=0, lost_builds=[], recovered=[], rungs=[],
         message="Replaced m1 in 1 batch(es). The 1 oldest member(s) selected.")
 
 
@@ -130,7 +130,59 @@ def test_ignored():
 def test_not_a_member_fails_with_heats_word_only():
     got = build(SPECIFIC, selection=NOT_FOUND, history=NEVER)
     assert got == dict(BASE, strategy="specific", member="s1", status="failed",
-                       error=NEVER["message"], message=NEVER["message"], also_replaced=[])
+                       error=NEVER["message"], message=NEVER["message"], also_replaced=[],
+                       recovered=[])
+
+
+HOLD = {"failed": ["m1", "m2", "m3"], "causes": ["3 of 3 are on compute host c1"],
+        "message": "Held, nothing changed: 3 of 4 members look failed at once."}
+
+
+def test_held_by_the_blast_radius_names_the_members_and_causes():
+    selection = dict(SELECTION, status="held", hold=HOLD, batches=[["m1", "m2"], ["m3"]])
+    got = build({"strategy": "failed"}, selection=selection)
+    assert got == dict(BASE, strategy="failed", status="held", message=HOLD["message"],
+                       failed_members=["m1", "m2", "m3"],
+                       causes=["3 of 3 are on compute host c1"],
+                       would_replace=["m1", "m2", "m3"])
+
+
+def rung(member, name, outcome, reason="ACTIVE"):
+    return {"member": member, "rung": name, "outcome": outcome, "reason": reason,
+            "duration_s": 3}
+
+
+def test_recovered_by_a_reboot_replaces_nothing():
+    got = build({"recovery": "reboot"}, limits=LIMITS, recovered=["m1"],
+                rungs=[rung("m1", "reboot", "recovered")])
+    assert got["status"] == "recovered"
+    assert got["recovery"] == "reboot" and got["replaced"] == []
+    assert got["recovered"] == ["m1"]
+    assert got["message"] == ("Rungs: m1 recovered by reboot (same server and physical id). "
+                              "The 1 oldest member(s) selected.")
+
+
+def test_a_ladder_that_ended_in_replace_lists_every_rung():
+    rungs = [rung("m1", "reboot", "failed", "still ERROR after 15 s"),
+             rung("m1", "rebuild", "failed", "Nova refused the rebuild")]
+    got = build({"recovery": "ladder"}, limits=LIMITS, replaced=[ROW], rungs=rungs,
+                group_size=3)
+    assert got["status"] == "replaced" and got["rungs"] == rungs
+    assert got["message"] == (
+        "Rungs: m1: reboot failed (still ERROR after 15 s); m1: rebuild failed (Nova refused "
+        "the rebuild). Replaced m1 in 1 batch(es). The 1 oldest member(s) selected.")
+
+
+def test_a_batch_its_rungs_did_not_recover_says_why_and_that_nothing_was_replaced():
+    recovery = {"recovered": ["m2"], "left": ["m1"],
+                "rungs": [rung("m1", "reboot", "failed", "server s1: ERROR after the reboot"),
+                          rung("m2", "reboot", "recovered")]}
+    got = rp.report("replace_member_batch", {"members": ["m1", "m2"], "rungs": ["reboot"],
+                                             "timeout": 900},
+                    {"before": BEFORE, "error": None, "recovery": recovery})
+    assert got == {"status": "failed", "error": (
+        "Not recovered by reboot: m1: server s1: ERROR after the reboot. Recovered: m2. "
+        "Nothing was replaced: recovery ladder (or replace) would replace them.")}
 
 
 @pytest.mark.parametrize("status, message", [
@@ -153,7 +205,7 @@ def test_failed_before_the_stack_was_found_reports_the_request():
     assert got == {"stack": "web", "group": None, "strategy": "oldest", "member": None,
                    "count": 1, "execution_id": EX, "status": "failed",
                    "error": "Stack 'web' not found.", "message": "Stack 'web' not found.",
-                   "replaced": [], "also_replaced": [], "duration_s": 42}
+                   "replaced": [], "also_replaced": [], "recovered": [], "duration_s": 42}
 
 
 def test_failed_before_the_guard_has_no_stale_executions():

@@ -46,6 +46,9 @@ class TestCheckRequest:
             "poll_delay": 5,
             "wait_s": 0,
             "polls": 180,
+            "rungs": [],
+            "replaces": True,
+            "hold": True,
         }
 
     def test_polls_round_up(self):
@@ -298,8 +301,9 @@ class TestActions:
             sel.check_request("failed", not_a_member="skip")
 
     def test_check_action(self):
-        assert decisions.CheckRequestAction("failed").run(None) == {"poll_delay": 5, "wait_s": 0,
-                                                                 "polls": 180}
+        assert decisions.CheckRequestAction("failed").run(None) == {
+            "poll_delay": 5, "wait_s": 0, "polls": 180, "rungs": [], "replaces": True,
+            "hold": True}
         assert decisions.CheckRequestAction("specific").run(None).is_error()
 
     def test_verify_action(self, members):
