@@ -15,8 +15,9 @@ from ha_actions.cli import pack
 pytestmark = [pytest.mark.functional, pytest.mark.xdist_group("cli")]
 SUB_WORKFLOWS = (": ha.v1.replace_member_batch.", ": ha.v1.update_stack.")
 @pytest.fixture(scope="module")
-def installed(osc, devcloud):
-    """The pack installed with ``openstack ha pack install --update``; its rows."""
+def installed(osc, devcloud, pack_workflows):
+    """The pack installed with ``openstack ha pack install --update``; its rows. After
+    pack_workflows (this repository's untagged copies), never before it."""
     with one_upload_at_a_time():
         return osc.json("ha", "pack", "install", "--update")
 
@@ -52,16 +53,19 @@ def test_newer_workflows_in_mistral_are_refused_and_left_alone(osc, installed, m
     newer.write_text(pack.tagged(text, "99.0.0"))
     current = tmp_path / "current.yaml"
     current.write_text(pack.tagged(text, version.pack_version()))
-    mistral.upload(str(newer))
-    try:
-        proc = osc.run("ha", "pack", "install", "--update")
-        assert proc.returncode == 1, proc.stderr
-        assert "newer" in proc.stderr and "ha.v1.update_stack 99.0.0" in proc.stderr
-        assert "Nothing was uploaded" in proc.stderr
-        shown = {r["Workflow"]: r for r in osc.json("ha", "pack", "show")}
-        assert shown["ha.v1.update_stack"]["In Mistral"] == "99.0.0"
-    finally:
-        mistral.upload(str(current))
+    # The lock of every upload (and of the other workers' pack installs) is held until
+    # the current tag is back: no one else meets 99.0.0 or changes it meanwhile.
+    with one_upload_at_a_time():
+        mistral.upload(str(newer))
+        try:
+            proc = osc.run("ha", "pack", "install", "--update")
+            assert proc.returncode == 1, proc.stderr
+            assert "newer" in proc.stderr and "ha.v1.update_stack 99.0.0" in proc.stderr
+            assert "Nothing was uploaded" in proc.stderr
+            shown = {r["Workflow"]: r for r in osc.json("ha", "pack", "show")}
+            assert shown["ha.v1.update_stack"]["In Mistral"] == "99.0.0"
+        finally:
+            mistral.upload(str(current))
     shown = {r["Workflow"]: r for r in osc.json("ha", "pack", "show")}
     assert shown["ha.v1.update_stack"]["In Mistral"] == version.pack_version()
 

@@ -141,3 +141,27 @@ def test_the_clouds_fixture_never_shows_a_password():
     assert repr(clouds) == "<clouds devcloud (passwords not shown)>"
     assert "s3cret-pw" not in str(clouds)
     assert clouds["devcloud"]["auth"]["password"] == "s3cret-pw"
+
+
+def test_the_upload_lock_is_taken_again_by_its_holder_and_kept_from_other_processes(
+        tmp_path, monkeypatch):
+    """test_cli.py holds it across its 99.0.0 window and uploads inside it; another
+    pytest worker (a process) waits until the window ends."""
+    import subprocess
+
+    import devcloud_fixtures  # noqa: E402 - on the path set above
+
+    monkeypatch.setattr(devcloud_fixtures, "STATE", str(tmp_path))
+    probe = ("import fcntl, sys; f = open(sys.argv[1], 'w')\n"
+             "try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+             "except BlockingIOError: sys.exit(1)")
+
+    def free_for_another_process():
+        return subprocess.run([sys.executable, "-c", probe,
+                               str(tmp_path / "workflow-upload.lock")]).returncode == 0
+
+    with devcloud_fixtures.one_upload_at_a_time():
+        with devcloud_fixtures.one_upload_at_a_time():  # an upload in the window
+            assert not free_for_another_process()
+        assert not free_for_another_process()
+    assert free_for_another_process()
