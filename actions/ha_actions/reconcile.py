@@ -28,7 +28,7 @@ skipped). A stack Heat is working on is left to Heat for this look.
 
 import datetime
 
-from ha_actions import guard, selection
+from ha_actions import alarm, guard, selection
 
 REPLACE = "ha.v1.replace_member"
 FAILOVER = "ha.v1.failover_volume"
@@ -88,6 +88,20 @@ def check_watchable(stack_name, groups, pair, then=""):
             "nothing for the reconcile loop to look after.%s" % (stack_name, then))
 
 
+def heal_options(workflow, options):
+    """The loop's ``options`` the heal it starts takes: a stack's loop may start either
+    workflow, so each gets its own (recovery only to replace_member; dead_host_policy only
+    to failover_volume). An option neither takes is an error (a typo)."""
+    options = options or {}
+    unknown = sorted(k for k in options if not any(k in keys for keys in alarm.OPTIONS.values()))
+    if unknown:
+        raise guard.GuardError("options %s are inputs of neither ha.v1.replace_member nor "
+                               "ha.v1.failover_volume; use: %s." % (", ".join(unknown), ", ".join(
+                                   sorted(set(sum(alarm.OPTIONS.values(), ()))))))
+    takes = alarm.OPTIONS[workflow.rsplit(".", 1)[-1]]
+    return {k: v for k, v in options.items() if k in takes}
+
+
 def decide(stack, groups=(), pair=None, runs=(), stale_after=DEFAULT_STALE_AFTER,
            options=None, now=None, paused=None):
     """What to start for ``stack`` now, if anything (see the module docstring).
@@ -125,13 +139,12 @@ def decide(stack, groups=(), pair=None, runs=(), stale_after=DEFAULT_STALE_AFTER
         result["message"] = ("Found %s; left to the running execution(s) %s." % (
             "; ".join(found), ", ".join(run["id"] for run in live)))
     else:
-        inputs = dict(options or {}, stack=stack["id"], stale_after=stale_after)
         groups_failed = group_findings(groups)
+        workflow = REPLACE if groups_failed else FAILOVER
+        inputs = dict(heal_options(workflow, options), stack=stack["id"],
+                      stale_after=stale_after)
         if groups_failed:
-            workflow = REPLACE
             inputs.update(group=groups_failed[0][0], strategy="failed")
-        else:
-            workflow = FAILOVER
         result.update(status="start", start={"workflow": workflow, "input": inputs})
         result["message"] = "Found %s; starting %s.%s" % ("; ".join(found), workflow, ending)
     return result

@@ -148,10 +148,10 @@ def test_active_server_in_error_fails_the_pair_over(conn, admin_conn, mistral, s
     assert stack(conn, body["id"])["updated_time"] == healed["updated_time"]
 
 
-def asg_with_alarm(conn, stacks, heal_options=None):
+def asg_with_alarm(conn, stacks, heal_options=None, **parameters):
     """The example with its alarm only (these tests read the alarm's runs): no loop."""
     template, files = example("asg_with_alarm.yaml", "member_server.yaml")
-    parameters = {"size": 2, "reconcile_minutes": 0}
+    parameters = dict({"size": 2, "reconcile_minutes": 0}, **parameters)
     if heal_options:
         parameters["heal_options"] = json.dumps(heal_options)
     body = stacks.create(template, parameters=parameters, files=files)
@@ -164,6 +164,23 @@ def alarm_id(conn, stack_body):
     resp = conn.orchestration.get(url)
     assert resp.status_code == 200, resp.text
     return resp.json()["resource"]["physical_resource_id"]
+
+
+def test_a_stack_that_chose_the_ladder_has_its_server_rebooted_in_place_by_the_alarm(
+        conn, admin_conn, mistral, stacks, pack_workflows, capsys):
+    body, before = asg_with_alarm(conn, stacks, recovery="ladder")
+    victim = sorted(before)[0]
+    server = before[victim]["servers"][0]
+    _, execution, output = break_server_and_wait(admin_conn, mistral, server, capsys)
+
+    assert execution["State"] == "SUCCESS", execution["State info"]
+    result = output["report"]["result"]
+    assert result["status"] == "recovered", result
+    assert result["recovery"] == "ladder" and result["recovered"] == [victim]
+    assert [(r["member"], r["rung"], r["outcome"]) for r in result["rungs"]] == [
+        (victim, "reboot", "recovered")]
+    assert members(conn, body["id"]) == before  # same server, same physical id
+    assert server_status(conn, server) == "ACTIVE"
 
 
 def test_alarm_back_to_ok_and_foreign_bodies_change_nothing(conn, mistral, stacks,

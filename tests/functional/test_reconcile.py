@@ -96,6 +96,36 @@ def test_watch_heals_a_failed_member_with_no_run_started_by_the_test(
     assert body["id"] not in [r["stack"] for r in osc.json("ha", "watch", "list")]
 
 
+@pytest.mark.long(seconds=100)
+def test_the_loop_reboots_as_watch_was_told_and_holds_when_most_of_the_group_failed(
+        conn, admin_conn, osc, mistral_api, stacks, pack_workflows):
+    template, files = example("asg_of_servers.yaml", "member_server.yaml")
+    body = stacks.create(template, parameters={"size": 4}, files=files)
+    row = osc.json("ha", "watch", body["stack_name"], "--every", "20", "--recovery", "reboot")
+    assert row["every_s"] == 20
+    try:
+        before = members(conn, body["id"])
+        names = sorted(before)
+        since = mistral_since()
+        admin_conn.compute.reset_server_state(before[names[0]]["servers"][0], "error")
+        report = the_heal(mistral_api, wait_for_loop(mistral_api, body["id"], since,
+                                                     "started"), "ha.v1.replace_member")
+        assert report["status"] == "recovered", report
+        assert report["recovery"] == "reboot" and report["recovered"] == [names[0]]
+        assert members(conn, body["id"]) == before  # rebooted in place
+
+        since = mistral_since()
+        for name in names[1:]:
+            admin_conn.compute.reset_server_state(before[name]["servers"][0], "error")
+        report = the_heal(mistral_api, wait_for_loop(mistral_api, body["id"], since,
+                                                     "started"), "ha.v1.replace_member")
+        assert report["status"] == "held", report
+        assert report["failed_members"] == names[1:]
+        assert members(conn, body["id"]) == before
+    finally:
+        osc.ok("ha", "unwatch", body["stack_name"])
+
+
 @pytest.mark.long(seconds=65)
 def test_the_examples_loop_fails_the_pair_over_when_no_alarm_came(
         conn, admin_conn, mistral_api, stacks, pack_workflows):

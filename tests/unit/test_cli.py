@@ -214,6 +214,15 @@ def test_member_replace_passes_its_options_and_nothing_unset():
                                   "member": "m-1", "force": True, "timeout": 60})]
 
 
+def test_member_replace_passes_the_recovery_and_the_hold():
+    assert started_by("MemberReplace", ["ha-demo", "--recovery", "ladder", "--rung-timeout",
+                                        "30", "--max-failed-fraction", "0.75"]) == [
+        ("ha.v1.replace_member", {"stack": "ha-demo", "recovery": "ladder",
+                                  "rung_timeout": 30, "max_failed_fraction": 0.75})]
+    with pytest.raises(SystemExit):  # argparse: invalid choice, says which ones
+        started_by("MemberReplace", ["ha-demo", "--recovery", "restart"])
+
+
 def test_watch_every_is_a_part_of_a_minute_or_whole_minutes_and_reads_back():
     from ha_actions.cli import watch
     for every, pattern in ((10, "* * * * * */10"), (20, "* * * * * */20"),

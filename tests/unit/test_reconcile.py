@@ -110,6 +110,18 @@ def test_a_pair_whose_active_failed_or_whose_volumes_moved_fails_over():
                                 "input": {"stack": "s-1", "stale_after": 120}}
 
 
+def test_each_heal_gets_the_loops_options_it_takes_and_a_typo_is_refused():
+    options = {"recovery": "ladder", "dead_host_policy": "delete_server", "cooldown": 0}
+    heal = decide(groups=[group(member("a", status="CHECK_FAILED"))], options=options)
+    assert heal["start"]["input"]["recovery"] == "ladder"
+    assert "dead_host_policy" not in heal["start"]["input"]
+    failover = decide(pair=pair(a_status="ERROR"), options=options)
+    assert failover["start"]["input"] == {"stack": "s-1", "stale_after": 120, "cooldown": 0,
+                                          "dead_host_policy": "delete_server"}
+    with pytest.raises(guard.GuardError, match="options recover are inputs of neither"):
+        decide(pair=pair(a_status="ERROR"), options={"recover": "ladder"})
+
+
 def test_a_failed_group_member_comes_before_the_pair():
     got = decide(groups=[group(member("a", status="CREATE_FAILED"))], pair=pair(a_status="ERROR"))
     assert len(got["found"]) == 2

@@ -82,6 +82,16 @@ class _Execution(command.ShowOne):
         return self.show(client, execution, parsed_args)
 
 
+def add_recovery_arguments(parser):
+    """--recovery and --rung-timeout: how ha.v1.replace_member heals a member."""
+    parser.add_argument("--recovery", choices=("replace", "reboot", "rebuild", "ladder"),
+                        help="replace (default: Heat builds a new member), reboot or rebuild "
+                             "(Nova, same server), ladder (reboot, rebuild, then replace)")
+    parser.add_argument("--rung-timeout", type=int, metavar="<seconds>",
+                        help="seconds a reboot or rebuild may take (default 120, >= 10)")
+    return parser
+
+
 class MemberReplace(_Execution):
     """Replace members of a Heat group (ha.v1.replace_member)."""
 
@@ -100,7 +110,13 @@ class MemberReplace(_Execution):
         parser.add_argument("--dry-run", action="store_true",
                             help="Heat's preview only, nothing changes")
         parser.add_argument("--force", action="store_true",
-                            help="ignore the cooldown and the flapping limit")
+                            help="ignore the cooldown, the flapping limit and the "
+                                 "blast-radius hold")
+        add_recovery_arguments(parser)
+        parser.add_argument("--max-failed-fraction", type=float, metavar="<fraction>",
+                            help="hold (replace nothing) when more than this share of the "
+                                 "group looks failed at once (default 0.5; for --strategy "
+                                 "failed)")
         return self.add_wait_arguments(parser)
 
     def take_action(self, parsed_args):
@@ -112,7 +128,9 @@ class MemberReplace(_Execution):
         return self.start(REPLACE, {
             "stack": a.stack, "group": a.group, "strategy": strategy, "member": a.member,
             "count": a.count, "max_unavailable": a.max_unavailable, "reason": a.reason,
-            "dry_run": a.dry_run or None, "force": a.force or None}, a)
+            "dry_run": a.dry_run or None, "force": a.force or None,
+            "recovery": a.recovery, "rung_timeout": a.rung_timeout,
+            "max_failed_fraction": a.max_failed_fraction}, a)
 
 
 class VolumeFailover(_Execution):
@@ -131,7 +149,13 @@ class VolumeFailover(_Execution):
         parser.add_argument("--restore", action="store_true",
                             help="afterwards, let Heat create a new standby")
         parser.add_argument("--force", action="store_true",
-                            help="ignore the cooldown and the flapping limit")
+                            help="ignore the cooldown, the flapping limit and the "
+                                 "blast-radius hold")
+        add_recovery_arguments(parser)
+        parser.add_argument("--max-failed-fraction", type=float, metavar="<fraction>",
+                            help="hold (replace nothing) when more than this share of the "
+                                 "group looks failed at once (default 0.5; for --strategy "
+                                 "failed)")
         return self.add_wait_arguments(parser)
 
     def take_action(self, parsed_args):

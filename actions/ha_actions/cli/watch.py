@@ -8,6 +8,7 @@ import time
 from osc_lib import exceptions
 from osc_lib.command import command
 
+from ha_actions.cli.commands import add_recovery_arguments
 from ha_actions.names import pause_name, watch_name
 
 RECONCILE = "ha.v1.reconcile"
@@ -116,7 +117,7 @@ class Watch(command.ShowOne):
         parser.add_argument("--stale-after", type=int, default=None, metavar="<seconds>",
                             help="a run of the pack without progress this long is lost "
                                  "(default 120)")
-        return parser
+        return add_recovery_arguments(parser)
 
     def take_action(self, parsed_args):
         pattern = pattern_for(parsed_args.every)
@@ -129,6 +130,11 @@ class Watch(command.ShowOne):
         inputs = {"stack": stack["id"]}
         if parsed_args.stale_after is not None:
             inputs["stale_after"] = parsed_args.stale_after
+        options = {key: value for key, value in (("recovery", parsed_args.recovery),
+                                                  ("rung_timeout", parsed_args.rung_timeout))
+                   if value is not None}
+        if options:
+            inputs["options"] = options  # handed to the heals the loop starts
         for old in watching(client, stack):
             client.delete_cron_trigger(old["name"])
         trigger = client.create_cron_trigger(watch_name(stack["name"]), RECONCILE, inputs,
