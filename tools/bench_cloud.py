@@ -196,6 +196,21 @@ def member_gone(conn, body, server_id):
     return lambda _: not nested_resources(conn, body, physical_resource_id=server_id)
 
 
+def serving_again(conn, body, server_id):
+    """Detector of a member put in ERROR: its server ACTIVE again with no task left (a
+    reboot or rebuild), or the member replaced (healed_detector's member_gone)."""
+    replaced = healed_detector(conn, body, member_gone(conn, body, server_id))
+
+    def check():
+        server = conn.compute.get("/servers/%s" % server_id)
+        if server.status_code == 200:
+            got = server.json()["server"]
+            if got["status"] == "ACTIVE" and not got.get("OS-EXT-STS:task_state"):
+                return time.time()
+        return replaced()
+    return check
+
+
 def parameter_is(name, value):
     return lambda now: now["parameters"].get(name) == value
 

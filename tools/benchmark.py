@@ -20,6 +20,11 @@ busy      replace_member on a group of 3 with Mistral quiet and busy, alternatin
           stacks and 100 RUNNING executions of another workflow naming this one, copied
           in Mistral's database (tests/functional/mistral_seed.py) and deleted after the
           round. The guards page through all of them; ha/raw must not grow by over 10 %.
+recovery  a group of 3, the oldest member's server put in ERROR (admin reset-state), healed
+          by ha.v1.replace_member (strategy specific) with recovery replace, reboot and
+          ladder in turn (the order reversed every round): healed_s is its server ACTIVE
+          again (reboot) or the member replaced (serving_again); the rung's point is to
+          be much faster than replace when the cheap rung works.
 alarm     ha.v1.on_alarm from a real Aodh event alarm (examples/asg_with_alarm.yaml, the
           server put in ERROR): alarm to execution start, to healed, to reported.
 
@@ -40,6 +45,7 @@ Run by tools/benchmark in the devcloud venv; writes the table to --results.
 """
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -275,6 +281,43 @@ def alarm_fired(admin, mistral, server_id):
 # ----------------------------------------------------------------- the table
 
 
+RECOVERIES = ("replace", "reboot", "ladder")
+
+
+def recovery_case(bench, rounds):
+    """{recovery: [rows]}: one heal of each recovery per round, on one group of 3."""
+    body = bench.create(bc.create_groups, ["bench-recovery"], 3)[0]
+    rows = {recovery: [] for recovery in RECOVERIES}
+    for index in range(rounds):
+        for recovery in RECOVERIES if index % 2 == 0 else reversed(RECOVERIES):
+            server_id = bc.oldest_server(bench.watcher, body)
+            bench.admin.compute.reset_server_state(server_id, "error")
+            inputs = dict(bench.inputs, stack=body["stack_name"], strategy="specific",
+                          member=server_id, recovery=recovery)
+            trigger = functools.partial(bc.run_execution, bench.mistral,
+                                        "ha.v1.replace_member", inputs)
+            row = bench.measure(trigger, bc.serving_again(bench.watcher, body, server_id),
+                                count_calls=False)
+            output = json.loads(row.get("output") or "{}")
+            status = (output.get("report") or {}).get("status")
+            if status != ("replaced" if recovery == "replace" else "recovered"):
+                raise SystemExit("benchmark: recovery %s ended %s" % (recovery, status))
+            rows[recovery].append(row)
+            print("benchmark: recovery round %d %s: healed %.1f s, reported %.1f s" % (
+                index + 1, recovery, row["healed_s"], row["reported_s"]), flush=True)
+    bench.cleanup()
+    return rows
+
+
+def recovery_lines(rows):
+    replace = median(rows["replace"], "healed_s")
+    return ["", "recovery of a member in ERROR, group of 3 (healed: serving again), median of "
+            "%d rounds:" % len(rows["replace"])] + [
+        "  %-8s healed %5.1f s  reported %5.1f s  healed / replace %.2f" % (
+            recovery, median(rows[recovery], "healed_s"), median(rows[recovery], "reported_s"),
+            median(rows[recovery], "healed_s") / replace) for recovery in RECOVERIES]
+
+
 def median(rows, key):
     values = [r[key] for r in rows if key in r]
     return statistics.median(values) if values else None
@@ -311,7 +354,7 @@ def machine():
         os.cpu_count(), rev)
 
 
-def report(results, alarm, args, loop=()):
+def report(results, alarm, args, loop=(), recovery=None):
     lines = ["tools/benchmark %s" % " ".join(args.argv), machine(),
              "seconds, median of the rounds (n); calls: API requests per heal"]
     if results:
@@ -339,6 +382,8 @@ def report(results, alarm, args, loop=()):
                   "look made, Mistral's included), median of %d looks:" % args.rounds]
         lines += ["  %-12s %5.2f s %4d calls" % (what, median(rows, "seconds"),
                                                 median(rows, "calls")) for what, rows in loop]
+    if recovery:
+        lines += recovery_lines(recovery)
     if alarm:
         lines += ["", "on_alarm, real Aodh event alarm (server to ERROR), n=%d: alarm to "
                   "execution start %.1f s, to healed %.1f s, to reported %.1f s" % (
@@ -356,7 +401,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--sizes", default="3,10,30", help="replace_member group sizes")
     parser.add_argument("--parallel", type=int, default=10, help="groups failing at once")
-    parser.add_argument("--cases", default="replace,failover,parallel,loop,alarm")
+    parser.add_argument("--cases", default="replace,failover,parallel,loop,recovery,alarm")
     parser.add_argument("--ha-input", default="{}", help="JSON: more inputs for the pack")
     parser.add_argument("--results", default=os.path.join(bc.REPO, "doc", "benchmarks",
                                                           "results.txt"))
@@ -364,7 +409,7 @@ def main():
     args.argv = sys.argv[1:]
     chosen = args.cases.split(",")
     bench = Bench(json.loads(args.ha_input))
-    results, alarm, loop = [], [], []
+    results, alarm, loop, recovery = [], [], [], None
     cases = [("replace_member size %d" % size, replace_case, (size,))
              for size in (int(s) for s in args.sizes.split(",")) if "replace" in chosen]
     if "failover" in chosen:
@@ -383,12 +428,14 @@ def main():
             results += busy_case(bench, args.rounds)
         if "loop" in chosen:
             loop = loop_case(bench, [int(s) for s in args.sizes.split(",")], args.rounds)
+        if "recovery" in chosen:
+            recovery = recovery_case(bench, args.rounds)
         if "alarm" in chosen:
             alarm = alarm_case(bench, args.rounds)
     finally:
         bench.cleanup()
         bench.admin.identity.delete_user(bench.admin.identity.find_user(bc.CALLER))
-    report(results, alarm, args, loop)
+    report(results, alarm, args, loop, recovery)
 
 
 if __name__ == "__main__":

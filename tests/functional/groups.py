@@ -54,6 +54,15 @@ def members(conn, stack_id, group="group"):
     return result
 
 
+def mark_member_unhealthy(conn, stack_id, name, group="group"):
+    """Heat shows the member CHECK_FAILED, as after a failed check or an operator's mark."""
+    nested = _get(conn, "%s/%s" % (_resources_url(conn, stack_id), group))["resource"][
+        "physical_resource_id"]
+    resp = conn.orchestration.patch("%s/%s" % (_resources_url(conn, nested), name), json={
+        "mark_unhealthy": True, "resource_status_reason": "functional test"})
+    assert resp.status_code == 200, resp.text
+
+
 def stack(conn, stack_id):
     return _get(conn, "/stacks/%s" % stack_id)["stack"]
 

@@ -7,6 +7,7 @@ from groups import (
     changed,
     devcloud_service,
     example,
+    mark_member_unhealthy,
     members,
     server_host,
     server_status,
@@ -36,13 +37,18 @@ def break_servers(admin_conn, conn, before, names):
         assert server_status(conn, server) == "ERROR"
 
 
-@pytest.mark.parametrize("recovery", ["reboot", "ladder"])
+@pytest.mark.parametrize("recovery, heat_too", [("reboot", True), ("ladder", False)])
 def test_a_server_in_error_is_rebooted_in_place_without_a_stack_update(
-        conn, admin_conn, mistral, stacks, pack_workflows, recovery):
+        conn, admin_conn, mistral, stacks, pack_workflows, recovery, heat_too):
+    """heat_too: Heat shows the member CHECK_FAILED as well; once rebooted it is marked
+    healthy again (a later stack update must not replace it)."""
     body = asg(stacks, 2)
     before = members(conn, body["id"])
     broken = sorted(before)[0]
     break_servers(admin_conn, conn, before, [broken])
+    if heat_too:
+        mark_member_unhealthy(conn, body["id"], broken)
+        assert members(conn, body["id"])[broken]["status"] == "CHECK_FAILED"
     updated = stack(conn, body["id"])["updated_time"]
 
     execution, report = heal(mistral, stack=body["stack_name"], recovery=recovery,
@@ -53,7 +59,10 @@ def test_a_server_in_error_is_rebooted_in_place_without_a_stack_update(
     assert [(r["member"], r["rung"], r["outcome"]) for r in report["rungs"]] == [
         (broken, "reboot", "recovered")]
     after = members(conn, body["id"])
-    assert after == before  # same physical ids, same servers, nothing replaced
+    for name in before:  # same physical ids, same servers, nothing replaced
+        assert (after[name]["physical_id"], after[name]["servers"]) == (
+            before[name]["physical_id"], before[name]["servers"])
+    assert not after[broken]["status"].endswith("_FAILED"), after[broken]
     assert server_status(conn, after[broken]["servers"][0]) == "ACTIVE"
     assert stack(conn, body["id"])["updated_time"] == updated  # no stack update
 
