@@ -176,7 +176,7 @@ class VolumeStatusesAction(OpenStackAction):
     """Return each volume's Cinder status and servers; with expect, whether the wait is over.
 
     expect: available (detached) or in-use (attached, to server_id if given); with wait_s,
-    look again every 0.5 s for up to wait_s s while some volume is still on its way.
+    look again every 0.25 s for up to wait_s s while some volume is still on its way.
     """
 
     def __init__(self, volume_ids, expect=None, server_id=None, wait_s=0):

@@ -405,7 +405,7 @@ class ServerStateAction(OpenStackAction):
     """Return a server's status, task state, and (as far as visible) its host and host state.
 
     With ``until`` (a status, e.g. SHUTOFF or NOT_FOUND) and ``wait_s``: look again every
-    0.5 s for up to wait_s s until the server has it; the workflow's retry does the rest.
+    0.25 s for up to wait_s s until the server has it; the workflow's retry does the rest.
     """
 
     def __init__(self, server_id, until=None, wait_s=0):

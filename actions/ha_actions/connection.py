@@ -200,7 +200,7 @@ def is_transient(exc):
 
 # How often a bounded wait (wait_s) looks again: as fine as the benchmark's own detector
 # allows without loading the APIs (one GET or a few per look).
-LONG_POLL_INTERVAL = 0.5
+LONG_POLL_INTERVAL = 0.25
 
 
 def long_poll(look, waiting, wait_s=0, interval=LONG_POLL_INTERVAL, sleep=time.sleep,

@@ -458,7 +458,7 @@ class StackStatusAction(OpenStackAction):
     With previous_updated_time (the stack's updated_time before a PATCH),
     ``pending`` stays true until Heat has started and finished a newer update.
     With stall_timeout, ``stalled`` says the update has shown no progress for that long.
-    With wait_s, it looks again every 0.5 s for up to wait_s s while the update is pending.
+    With wait_s, it looks again every 0.25 s for up to wait_s s while the update is pending.
     With resumed (how many times update_stack PATCHed again), ``next_step`` and
     ``failure`` say what update_stack does next (stack_update.next_step).
     """

@@ -187,12 +187,22 @@ def held_fields(selection):
             "would_replace": [n for batch in selection["batches"] for n in batch]}
 
 
-def dry_run_message(selection):
-    return ("Dry run, nothing changed. %s Would mark unhealthy and replace, in batches: %s. "
+def dry_run_message(selection, recovery="replace"):
+    first = {"reboot": "hard reboot (nothing replaced)", "rebuild": "rebuild (nothing replaced)",
+             "ladder": "reboot, then rebuild, then replace what they leave"}.get(recovery)
+    return ("Dry run, nothing changed. %s Would %s, in batches: %s. "
             "heat_preview is what a no-change update would do now; members are marked "
             "unhealthy only in a real run, so it lists them only if Heat already shows "
-            "them failed." % (selection["message"],
+            "them failed." % (selection["message"], first or "mark unhealthy and replace",
                               " | ".join(", ".join(batch) for batch in selection["batches"])))
+
+
+def tried_rungs(facts):
+    """Every rung the run tried, the failed batch's too (its error carries them): the
+    flapping limit counts them, so a member no rung recovers is not rebooted for ever."""
+    failed = facts.get("error")
+    return (facts.get("rungs") or []) + (
+        failed.get("rungs") or [] if isinstance(failed, dict) else [])
 
 
 def replace_member_fields(status, request, facts):
@@ -203,7 +213,7 @@ def replace_member_fields(status, request, facts):
         error = replace_member_failure(request, facts)
         return {"error": error, "message": error, "replaced": facts.get("replaced") or [],
                 "also_replaced": facts.get("also_replaced") or [],
-                "recovered": facts.get("recovered") or []}
+                "recovered": facts.get("recovered") or [], "rungs": tried_rungs(facts)}
     if status == "skipped":
         return {"running_executions": guard["blocking"], "message": guard["message"]}
     if status == "already_healed":
@@ -217,7 +227,7 @@ def replace_member_fields(status, request, facts):
         return {"would_replace": selection["selected"], "batches": selection["batches"],
                 "remaining_failed": selection["remaining_failed"],
                 "heat_preview": facts.get("heat_preview"),
-                "message": dry_run_message(selection)}
+                "message": dry_run_message(selection, request.get("recovery", "replace"))}
     if status == limits.get("status"):
         return {"message": limits["message"],
                 "would_replace": [n for batch in selection["batches"] for n in batch],

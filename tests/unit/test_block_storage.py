@@ -85,7 +85,7 @@ def test_a_volume_wait_looks_again_until_done_or_failed(api):
     clock = fake_cloud.Clock()
     got = bs.wait_for_volumes(make_connection(), [VOLS[0]], "available", wait_s=20,
                               sleep=clock.sleep, clock=clock)
-    assert got["done"] is True and clock.sleeps == [0.5, 0.5]
+    assert got["done"] is True and clock.sleeps == [0.25, 0.25]
     # A final state other than the one waited for ends the wait at once.
     api.get("%s/volumes/%s" % (CINDER, VOLS[0]), [vol("error_detaching", A)])
     clock = fake_cloud.Clock()

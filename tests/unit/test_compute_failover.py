@@ -78,7 +78,7 @@ def test_a_status_wait_looks_again_until_the_server_has_it(nova, answers, until,
     got = compute.wait_for_status(make_connection(), S1, until, wait_s=20, sleep=clock.sleep,
                                   clock=clock)
     assert got["status"] == (until or "ACTIVE")
-    assert nova.call_count == looks and clock.sleeps == [0.5] * (looks - 1)
+    assert nova.call_count == looks and clock.sleeps == [0.25] * (looks - 1)
 
 
 def test_a_status_wait_hands_back_the_last_state_when_its_bound_is_over(nova):

@@ -131,7 +131,7 @@ def test_not_a_member_fails_with_heats_word_only():
     got = build(SPECIFIC, selection=NOT_FOUND, history=NEVER)
     assert got == dict(BASE, strategy="specific", member="s1", status="failed",
                        error=NEVER["message"], message=NEVER["message"], also_replaced=[],
-                       recovered=[])
+                       recovered=[], rungs=[])
 
 
 HOLD = {"failed": ["m1", "m2", "m3"], "causes": ["3 of 3 are on compute host c1"],
@@ -150,6 +150,22 @@ def test_held_by_the_blast_radius_names_the_members_and_causes():
 def rung(member, name, outcome, reason="ACTIVE"):
     return {"member": member, "rung": name, "outcome": outcome, "reason": reason,
             "duration_s": 3}
+
+
+def test_a_failed_batch_reports_its_rungs_so_the_flapping_limit_counts_them():
+    tried = [rung("m1", "reboot", "failed", "still ERROR after 120 s")]
+    got = build({"recovery": "reboot"}, limits=LIMITS, failed_batch=0,
+                error={"result": "Not recovered by reboot: m1: ...", "rungs": tried})
+    assert got["status"] == "failed" and got["rungs"] == tried
+    assert got["error"] == "Batch 1 of 1 (m1): Not recovered by reboot: m1: ..."
+
+
+def test_a_dry_run_says_which_rungs_come_first():
+    got = build({"dry_run": True, "recovery": "ladder"})
+    assert got["status"] == "dry_run"
+    assert got["message"].startswith(
+        "Dry run, nothing changed. The 1 oldest member(s) selected. Would reboot, then "
+        "rebuild, then replace what they leave, in batches: m1.")
 
 
 def test_recovered_by_a_reboot_replaces_nothing():
@@ -205,7 +221,8 @@ def test_failed_before_the_stack_was_found_reports_the_request():
     assert got == {"stack": "web", "group": None, "strategy": "oldest", "member": None,
                    "count": 1, "execution_id": EX, "status": "failed",
                    "error": "Stack 'web' not found.", "message": "Stack 'web' not found.",
-                   "replaced": [], "also_replaced": [], "recovered": [], "duration_s": 42}
+                   "replaced": [], "also_replaced": [], "recovered": [], "rungs": [],
+                   "duration_s": 42}
 
 
 def test_failed_before_the_guard_has_no_stale_executions():

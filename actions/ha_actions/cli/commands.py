@@ -24,7 +24,7 @@ class _Execution(command.ShowOne):
                                  "ends; exit non-zero when it failed or was skipped")
         parser.add_argument("--allow-skipped", action="store_true",
                             help="with --wait: exit 0 also when the report status is "
-                                 "skipped, cooldown or flapping (nothing was done)")
+                                 "skipped, cooldown, flapping or held (nothing was done)")
         parser.add_argument("--timeout", type=float, default=None, metavar="<seconds>",
                             help="seconds: the workflow's timeout input (each wait) when "
                                  "starting one; --wait stops following after 3 times as "
@@ -149,13 +149,7 @@ class VolumeFailover(_Execution):
         parser.add_argument("--restore", action="store_true",
                             help="afterwards, let Heat create a new standby")
         parser.add_argument("--force", action="store_true",
-                            help="ignore the cooldown, the flapping limit and the "
-                                 "blast-radius hold")
-        add_recovery_arguments(parser)
-        parser.add_argument("--max-failed-fraction", type=float, metavar="<fraction>",
-                            help="hold (replace nothing) when more than this share of the "
-                                 "group looks failed at once (default 0.5; for --strategy "
-                                 "failed)")
+                            help="ignore the cooldown and the flapping limit")
         return self.add_wait_arguments(parser)
 
     def take_action(self, parsed_args):
