@@ -83,11 +83,11 @@ class SelectMembersAction(actions.Action):
 
     def __init__(self, members, strategy, member=None, count=1, max_unavailable=1,
                  failed_server_ids=None, server_details=None, hold=False,
-                 max_failed_fraction=1, force=False):
+                 max_failed_fraction=1, force=False, rungs=()):
         self.args = dict(members=members, strategy=strategy, member=member, count=count,
                          max_unavailable=max_unavailable, failed_server_ids=failed_server_ids,
                          server_details=server_details, hold=hold,
-                         max_failed_fraction=max_failed_fraction, force=force)
+                         max_failed_fraction=max_failed_fraction, force=force, rungs=rungs)
 
     def run(self, context):
         return readable(lambda: choose(**self.args))

@@ -155,14 +155,23 @@ def select_members(members, strategy, member=None, count=1, failed_server_ids=No
 
 
 def choose(members, strategy, member=None, count=1, max_unavailable=1, failed_server_ids=None,
-           server_details=None, hold=False, max_failed_fraction=1, force=False):
+           server_details=None, hold=False, max_failed_fraction=1, force=False, rungs=()):
     """select_members, its batches, and the blast-radius hold (recovery.blast_radius)
-    when ``hold`` applies to this run: then status ``held``, ``hold`` says why."""
+    when ``hold`` applies to this run (the loop's, an alarm's): then status ``held``,
+    ``hold`` says why. Such a run with ``rungs`` to try leaves a member that looks healthy
+    now alone (``already_healed``): an alarm that came again must not reboot it."""
     result = select_members(members, strategy, member, count, failed_server_ids)
     result["batches"] = batches([m["name"] for m in result["selected"]], max_unavailable)
+    failed = failed_members(members, failed_server_ids)
+    healthy = [m["name"] for m in result["selected"] if m not in failed]
+    if hold and rungs and healthy and result["status"] == "selected":
+        return dict(result, status="already_healed", selected=[], batches=[], message=(
+            "Member %s looks healthy now (Heat: %s; its servers not in ERROR): not "
+            "rebooted nor rebuilt. An alarm that came again, or late, changes nothing."
+            % (", ".join(healthy), ", ".join(m["status"] for m in result["selected"]))))
     if hold and result["status"] == "selected":
-        held = ladder.blast_radius(members, failed_members(members, failed_server_ids),
-                                   server_details, max_failed_fraction, force)
+        held = ladder.blast_radius(members, failed, server_details, max_failed_fraction,
+                                   force)
         if held:
             result.update(status="held", hold=held, message=held["message"])
     return result

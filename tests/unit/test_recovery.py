@@ -103,6 +103,23 @@ class TestBlastRadius:
         assert forced["status"] == "selected" and forced["batches"] == [["a", "b"], ["c"]]
 
 
+def test_an_alarm_again_about_a_member_that_looks_healthy_reboots_nothing():
+    alarm = dict(strategy="specific", member="a", hold=True, max_failed_fraction=0.5)
+    got = selection.choose(GROUP, failed_server_ids=[], rungs=["reboot"], **alarm)
+    assert got["status"] == "already_healed" and got["batches"] == []
+    assert got["message"].startswith("Member a looks healthy now (Heat: UPDATE_COMPLETE; its "
+                                     "servers not in ERROR): not rebooted nor rebuilt.")
+    # still in ERROR: rebooted; replace (no rungs): as before, Heat replaces it
+    assert selection.choose(GROUP, failed_server_ids=["s1"], rungs=["reboot"],
+                            **alarm)["status"] == "selected"
+    assert selection.choose(GROUP, failed_server_ids=[], rungs=[], **alarm)["status"] == (
+        "selected")
+    # an operator naming it (no hold) gets the reboot asked for
+    named = dict(alarm, hold=False)
+    assert selection.choose(GROUP, failed_server_ids=[], rungs=["reboot"],
+                            **named)["status"] == "selected"
+
+
 STARTED = {"s1": {"started": True, "reason": None}}
 
 
