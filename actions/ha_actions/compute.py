@@ -15,14 +15,21 @@ from ha_actions.connection import OpenStackAction, OperatorError, long_poll, rea
 NOT_FOUND = "NOT_FOUND"
 
 
+def get_server(conn, server_id):
+    """Nova's server body, or None when there is no such server."""
+    resp = conn.compute.get("/servers/%s" % server_id)
+    if resp.status_code == 404:
+        return None
+    sdk_exceptions.raise_from_response(resp)
+    return resp.json()["server"]
+
+
 def server_detail(conn, server_id):
     """``{status, task_state, host, fault}`` of one server (status NOT_FOUND if gone;
     host only for a caller allowed to see it, admin by default)."""
-    resp = conn.compute.get("/servers/%s" % server_id)
-    if resp.status_code == 404:
+    server = get_server(conn, server_id)
+    if server is None:
         return {"status": NOT_FOUND, "task_state": None, "host": None, "fault": None}
-    sdk_exceptions.raise_from_response(resp)
-    server = resp.json()["server"]
     return {"status": server["status"], "task_state": server.get("OS-EXT-STS:task_state"),
             "host": server.get("OS-EXT-SRV-ATTR:host"),
             "fault": (server.get("fault") or {}).get("message")}
@@ -54,11 +61,9 @@ def start_rung(conn, rung, server_id):
     image. ``{"started": bool, "reason"}``: Nova's refusal (409: a task in the way; a
     server booted from a volume has no image to rebuild with) is a failed rung, not an
     error."""
-    resp = conn.compute.get("/servers/%s" % server_id)
-    if resp.status_code == 404:
+    server = get_server(conn, server_id)
+    if server is None:
         return {"started": False, "reason": "the server is gone"}
-    sdk_exceptions.raise_from_response(resp)
-    server = resp.json()["server"]
     if rung == "rebuild" and not (server.get("image") or {}).get("id"):
         return {"started": False, "reason": "booted from a volume: no image to rebuild with"}
     resp = conn.compute.post("/servers/%s/action" % server_id,
@@ -197,13 +202,11 @@ def server_state(conn, server_id):
     ``host_down``: Nova's host_status or the service says the host is down.
     A server that does not exist has status NOT_FOUND.
     """
-    resp = conn.compute.get("/servers/%s" % server_id)
-    if resp.status_code == 404:
+    server = get_server(conn, server_id)
+    if server is None:
         return {"id": server_id, "name": None, "status": NOT_FOUND, "task_state": None,
                 "host": None, "host_status": None, "host_state": HOST_UNKNOWN,
                 "host_down": False}
-    sdk_exceptions.raise_from_response(resp)
-    server = resp.json()["server"]
     host = server.get("OS-EXT-SRV-ATTR:host")
     host_status = server.get("host_status")
     host_state = _compute_service_state(conn, host)
