@@ -6,7 +6,8 @@ import threading
 import time
 
 import openstack
-from devcloud_fixtures import DEVCLOUD, MEMBER
+import requests
+from devcloud_fixtures import DEVCLOUD, MEMBER, STATE
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLES = os.path.join(REPO, "examples")
@@ -246,6 +247,24 @@ def alarm_url(conn, stack_body):
     resp = conn.orchestration.get(url, params={"with_attr": "alarm_url"})
     assert resp.status_code == 200, resp.text
     return resp.json()["resource"]["attributes"]["alarm_url"]
+
+
+def alarm_url_answer(conn, stack_body):
+    """What heat-api-cfn answers now to the stack's alarm_url (for a test's failure
+    message when an alarm started no run): a POST of an alarm going back to ok, which
+    on_alarm ignores, so it changes nothing."""
+    log = os.path.join(STATE, "logs", "keystone.log")
+    seen = os.path.getsize(log) if os.path.exists(log) else 0
+    resp = requests.post(alarm_url(conn, stack_body), json=aodh_alarm_body(
+        "diagnosis", "no-server", previous="alarm", current="ok"), timeout=30)
+    refusals = []
+    if os.path.exists(log):
+        with open(log, errors="replace") as f:
+            f.seek(seen)
+            refusals = [line.split("Authorization failed.", 1)[1].strip()[:200]
+                        for line in f if "Authorization failed." in line]
+    return "the alarm_url answers HTTP %s: %s; Keystone said: %s" % (
+        resp.status_code, resp.text[:300], refusals or "nothing")
 
 
 def aodh_alarm_body(alarm_id, server_id, previous="ok", current="alarm"):

@@ -11,6 +11,7 @@ import yaml
 from devcloud_fixtures import mistral_since
 from groups import (
     alarm_url,
+    alarm_url_answer,
     aodh_alarm_body,
     changed,
     create_pair,
@@ -211,7 +212,8 @@ def test_a_paused_stack_is_left_alone_by_the_alarm_and_the_loop_until_resumed(
     deadline = time.time() + 120
     while not alarm_run() and time.time() < deadline:
         time.sleep(1)
-    assert alarm_run(), "the alarm started no run within 120 s"
+    assert alarm_run(), "the alarm started no run within 120 s; %s" % alarm_url_answer(
+        conn, body)
     alarm = mistral_api.wait_ended(alarm_run()[0]["id"])
     assert alarm["state"] == "SUCCESS", alarm.get("state_info")
     assert alarm["output"]["report"]["status"] == "paused", alarm["output"]["report"]

@@ -111,7 +111,10 @@ def _common(secrets):
 
 def keystone_conf(lay, secrets):
     return {
-        "DEFAULT": {"use_stderr": True, "debug": False},
+        # insecure_debug: a refused authentication says why in keystone.log and in the
+        # answer (e.g. an EC2-signed alarm_url: bad signature, or no role on the project)
+        # instead of only "requires authentication"; a test cloud on 127.0.0.1.
+        "DEFAULT": {"use_stderr": True, "debug": False, "insecure_debug": True},
         "database": {"connection": _db(secrets, "keystone")},
         "token": {"provider": "fernet", "expiration": 14400},
         # Every password authentication checks a bcrypt hash: 0.25 s of CPU at the default
