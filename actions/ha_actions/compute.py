@@ -280,6 +280,21 @@ def delete_lost_builds(conn, server_ids, older_than, now=None):
     return {"deleted": deleted}
 
 
+def resume_update(conn, stack, parameters, older_than):
+    """Resume a stalled update of ``stack``: delete the servers it waits on that Nova lost
+    while building (best effort: Nova's error is noted, the PATCH goes on), then PATCH
+    again; orchestration.update_existing's result plus ``deleted`` and ``delete_error``."""
+    try:
+        deleted = delete_lost_builds(conn, orchestration.servers_in_progress(conn, stack),
+                                     older_than)["deleted"]
+        note = None
+    except sdk_exceptions.SDKException as exc:
+        deleted, note = [], str(exc)
+    result = orchestration.update_existing(conn, stack, parameters)
+    result.update(deleted=deleted, delete_error=note)
+    return result
+
+
 # dead_host_policy force_down: os-services by uuid and ``forced_down`` in the PUT body
 # (nova/api/openstack/compute/services.py, microversion 2.53). Admin-only by default.
 SERVICES_MICROVERSION = "2.53"
@@ -441,20 +456,18 @@ class DeleteServerAction(OpenStackAction):
         return readable(lambda: delete_server(self.connect(context), self.server_id))
 
 
-class DeleteLostBuildsAction(OpenStackAction):
-    """Delete the servers a stalled update of ``stack`` waits on that Nova lost while
-    building (BUILD / scheduling for ``older_than`` s); return their ids."""
+class ResumeUpdateAction(OpenStackAction):
+    """PATCH a stalled update of ``stack`` again, once the servers it waits on that Nova
+    lost while building (BUILD / scheduling for ``older_than`` s) are deleted."""
 
-    def __init__(self, stack, older_than):
+    def __init__(self, stack, older_than, parameters=None):
         self.stack = stack
         self.older_than = older_than
+        self.parameters = parameters
 
     def run(self, context):
-        def delete():
-            conn = self.connect(context)
-            return delete_lost_builds(conn, orchestration.servers_in_progress(conn, self.stack),
-                                      self.older_than)
-        return readable(delete)
+        return readable(lambda: resume_update(self.connect(context), self.stack,
+                                              self.parameters, self.older_than))
 
 
 class CheckForceDownAction(OpenStackAction):

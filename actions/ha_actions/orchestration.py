@@ -66,8 +66,10 @@ def _json(resp):
 
 
 def get_stack(conn, stack):
-    """The stack (name, id or name/id) as Heat shows it; StackNotFound if there is none."""
-    resp = conn.orchestration.get("/stacks/%s" % stack)
+    """The stack (name, id or name/id) as Heat shows it, without its outputs (resolving
+    them reads every resource they name: Nova, nested stacks; nothing here reads them);
+    StackNotFound if there is none."""
+    resp = conn.orchestration.get("/stacks/%s" % stack, params={"resolve_outputs": "false"})
     if resp.status_code == 404:
         raise StackNotFound(
             "Stack %r not found in project %s. Check the name or id with "

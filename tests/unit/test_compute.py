@@ -115,8 +115,16 @@ def test_is_lost_build(server, age, older_than, lost):
     assert compute.is_lost_build(server, CREATED_AT + age, older_than) is lost
 
 
-def test_delete_lost_builds_deletes_only_lost_ones(monkeypatch, nova):
-    """S1 lost (scheduling for 5 min), S2 building on a host, S3 gone: only S1 deleted."""
+def stack_to_patch(nova):
+    """Heat's stack web/1 (last updated at CREATED), which answers a PATCH."""
+    nova.get("%s/stacks/web/1" % HEAT, json={"stack": {
+        "id": "1", "stack_name": "web", "updated_time": CREATED}})
+    nova.patch("%s/stacks/web/1" % HEAT, status_code=202)
+
+
+def test_resume_deletes_only_lost_builds_then_patches_again(monkeypatch, nova):
+    """S1 lost (scheduling for 5 min), S2 building on a host, S3 gone: only S1 deleted,
+    then the stack PATCHed again with the run's parameters."""
     nova.get("%s/servers/%s" % (NOVA, S1), json={"server": dict(build(), id=S1)})
     nova.get("%s/servers/%s" % (NOVA, S2), json={"server": dict(build(task_state="spawning"))})
     nova.delete("%s/servers/%s" % (NOVA, S1), status_code=204)
@@ -137,12 +145,30 @@ def test_delete_lost_builds_deletes_only_lost_ones(monkeypatch, nova):
     conn = fake_cloud.connection(TOKEN, "p-1234", {"compute": NOVA, "orchestration": HEAT})
     monkeypatch.setattr(compute.time, "time", lambda: CREATED_AT + 300)
     monkeypatch.setattr(compute.OpenStackAction, "connect", lambda self, ctx: conn)
-    action = compute.DeleteLostBuildsAction("web/1", 40)
+    stack_to_patch(nova)
+    action = compute.ResumeUpdateAction("web/1", 40, {"active": "b"})
     json.dumps(vars(action))
-    assert action.run(None) == {"deleted": [S1]}
+    assert action.run(None) == {"stack": "web/1", "parameters": {"active": "b"},
+                                "previous_updated_time": CREATED, "deleted": [S1],
+                                "delete_error": None}
     assert [(r.method, r.path.rsplit("/", 1)[-1]) for r in nova.request_history
-            if r.method == "DELETE"] == [("DELETE", S1)]
+            if r.method in ("DELETE", "PATCH")] == [("DELETE", S1), ("PATCH", "1")]
     assert nova.request_history[0].qs == {"nested_depth": ["3"]}
+    assert nova.request_history[-1].json() == {"parameters": {"active": "b"}}
+
+
+def test_resume_patches_again_when_nova_cannot_say_what_is_lost(monkeypatch, nova):
+    nova.get("%s/stacks/web/1/resources" % HEAT, json={"resources": [
+        {"resource_type": "OS::Nova::Server", "resource_status": "CREATE_IN_PROGRESS",
+         "physical_resource_id": S1}]})
+    nova.get("%s/servers/%s" % (NOVA, S1), status_code=500,
+             json={"computeFault": {"code": 500, "message": "Unexpected API Error"}})
+    stack_to_patch(nova)
+    conn = fake_cloud.connection(TOKEN, "p-1234", {"compute": NOVA, "orchestration": HEAT})
+    result = compute.resume_update(conn, "web/1", {}, 40)
+    assert result["deleted"] == [] and "Unexpected API Error" in result["delete_error"]
+    assert [r.method for r in nova.request_history][-1] == "PATCH"
+    assert nova.request_history[-1].json() == {}
 
 
 def test_delete_lost_builds_nova_failure_is_readable(monkeypatch, nova):
