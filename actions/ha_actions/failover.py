@@ -3,16 +3,14 @@ allow. Each is a read, so a try lost with its executor is simply run again whole
 
 - ``check_request`` (``ha.failover_request``): the inputs, force_down's rights, the stack,
   and the RUNNING runs of the workflow, which the concurrency guard is then handed;
-- ``inspect`` (``ha.failover_inspect``): the pair and, for a failover that would fence,
-  the heal limits (cooldown, flapping, pause), with the step that follows.
-
-The guard itself (``ha.concurrent_runs``) stays a task of its own between the two: rivals
-read back what it was handed (``workflow.recorded_guard_input``).
+- ``inspect`` (``ha.failover_inspect``): the concurrency guard (its input is what rivals
+  read back, ``workflow.recorded_guard_input``), then the pair and, for a failover that
+  would fence, the heal limits (cooldown, flapping, pause), with the step that follows.
 """
 
 import functools
 
-from ha_actions import block_storage, compute, inputs, orchestration, pair, workflow
+from ha_actions import block_storage, compute, guard, inputs, orchestration, pair, workflow
 from ha_actions.connection import OpenStackAction, readable
 
 
@@ -31,14 +29,23 @@ def failover_request(connect, stack, workflow_name, **request):
             "running": workflow.running_runs(connect(), workflow_name)}
 
 
-def failover_inspect(conn, stack, standby, parameter, me, stack_refs, **limits):
-    """The pair (block_storage.failover_state); when it is ready to fail over, the heal
-    limits too (workflow.heal_history, with ``limits``: cooldown, max_heals,
-    heal_window, force); and ``next``, the step that follows (pair.next_step)."""
-    state = block_storage.failover_state(conn, stack, standby, parameter)
-    held = (workflow.heal_history(conn, me, stack_refs, **limits)
+def failover_inspect(connect, stack, standby, parameter, me, running, stack_refs,
+                     stale_after=guard.DEFAULT_STALE_AFTER, **limits):
+    """The concurrency guard first (workflow.concurrent_runs: an older run on the stack
+    blocks this one, whose next step is then the report); then the pair
+    (block_storage.failover_state); when it is ready to fail over, the heal limits too
+    (workflow.heal_history, with ``limits``: cooldown, max_heals, heal_window, force);
+    and ``next``, the step that follows (pair.next_step). ``connect()`` gives the
+    connection. One action before the fence, not two: one Mistral task less."""
+    concurrency = workflow.concurrent_runs(connect, me, running, stack_refs, stale_after)
+    if concurrency["blocking"]:
+        return {"guard": concurrency, "state": None, "where": None, "limits": None,
+                "next": "report"}
+    state = block_storage.failover_state(connect(), stack, standby, parameter)
+    held = (workflow.heal_history(connect(), me, stack_refs, **limits)
             if state["status"] == "ready" else None)
-    return {"state": state, "limits": held, "next": pair.next_step(state, held)}
+    return {"guard": concurrency, "state": state, "where": state.get("where"),
+            "limits": held, "next": pair.next_step(state, held)}
 
 
 class FailoverRequestAction(OpenStackAction):
@@ -62,14 +69,19 @@ class FailoverRequestAction(OpenStackAction):
 
 
 class FailoverInspectAction(OpenStackAction):
-    """Read the pair (who holds the volumes, who takes over, is the standby ACTIVE) and,
-    when it is ready to fail over, whether the heal limits let it; say the next step."""
+    """The concurrency guard (``me``, ``running``, ``stack_refs``, ``stale_after``: what
+    rivals read back from this task's input), then the pair (who holds the volumes, who
+    takes over, is the standby ACTIVE) and, when it is ready to fail over, whether the
+    heal limits let it; say the next step."""
 
-    def __init__(self, stack, me, stack_refs, standby=None, parameter="active",
-                 cooldown=60, max_heals=3, heal_window=3600, force=False):
+    def __init__(self, stack, me, running, stack_refs, stale_after=guard.DEFAULT_STALE_AFTER,
+                 standby=None, parameter="active", cooldown=60, max_heals=3, heal_window=3600,
+                 force=False):
         self.args = dict(stack=stack, standby=standby, parameter=parameter, me=me,
-                         stack_refs=stack_refs, cooldown=cooldown, max_heals=max_heals,
-                         heal_window=heal_window, force=force)
+                         running=running, stack_refs=stack_refs, stale_after=stale_after,
+                         cooldown=cooldown, max_heals=max_heals, heal_window=heal_window,
+                         force=force)
 
     def run(self, context):
-        return readable(lambda: failover_inspect(self.connect(context), **self.args))
+        connect = functools.lru_cache(maxsize=1)(lambda: self.connect(context))
+        return readable(lambda: failover_inspect(connect, **self.args))

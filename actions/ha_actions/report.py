@@ -381,8 +381,8 @@ def step_of(request, facts, task, fencing):
         return "fence", fencing["result"]
     if not ok:
         return None
-    if name == "inspect":
-        return "inspect", seen["state"]["message"]
+    if name == "inspect":  # the guard blocked: no look at the pair, no step
+        return ("inspect", seen["state"]["message"]) if seen.get("state") else None
     if name == "wait_shutoff" and seen["old_state"]["status"] == "SHUTOFF":
         return "fence", "stopped: SHUTOFF"
     if name == "fence_host":

@@ -123,17 +123,24 @@ def _loaded(value):
     return value or {}
 
 
+# The tasks whose action is handed the guard's input (me, running, stack_refs):
+# replace_member's check_concurrency, failover_volume's inspect (the guard, then the pair).
+GUARD_TASKS = ("check_concurrency", "inspect")
+
+
 def recorded_guard_input(conn, execution_id):
-    """What ``execution_id``'s check_concurrency task handed ha.concurrent_runs, or None
-    while Mistral has not scheduled that action (its input is fixed when it is). A task
-    tried again (its executor died) is handed a new input: the newest one decides."""
+    """What ``execution_id``'s guard task (GUARD_TASKS) was handed, or None while Mistral
+    has not scheduled that action (its input is fixed when it is). A task tried again (its
+    executor died) is handed a new input: the newest one decides. replace_member's inspect
+    (no ``running`` in its input) is not the guard."""
     tasks = _get(conn, "/tasks", workflow_execution_id=execution_id,
-                 name="check_concurrency")["tasks"]
+                 name="in:" + ",".join(GUARD_TASKS))["tasks"]
     for task in tasks:
         tries = _get(conn, "/tasks/%s/action_executions" % task["id"],
                      sort_keys="created_at", sort_dirs="asc")["action_executions"]
-        if tries:
-            return _loaded(tries[-1].get("input"))
+        recorded = _loaded(tries[-1].get("input")) if tries else {}
+        if "running" in recorded:
+            return recorded
     return None
 
 

@@ -71,18 +71,33 @@ def test_a_bad_request_is_refused_before_any_call():
 def test_inspect_reads_the_heal_limits_only_for_a_failover_that_would_fence(
         monkeypatch, status, history, step):
     read = []
+    guard = {"blocking": [], "stale": [], "message": ""}
+    monkeypatch.setattr(failover.workflow, "concurrent_runs",
+                        lambda connect, *args: read.append(("guard",) + args) or guard)
     monkeypatch.setattr(failover.block_storage, "failover_state",
                         lambda conn, *args: read.append(("state",) + args) or {"status": status})
     monkeypatch.setattr(failover.workflow, "heal_history",
                         lambda conn, me, refs, **limits: read.append(("limits", me, limits))
                         or history)
-    me = {"id": "ex-1", "name": "ha.v1.failover_volume"}
-    got = failover.failover_inspect("conn", "pair", None, "active", me, ["sid"],
-                                    cooldown=60, max_heals=3, heal_window=3600, force=False)
-    assert got == {"state": {"status": status}, "limits": history, "next": step}
-    assert read[0] == ("state", "pair", None, "active")
-    assert read[1:] == ([("limits", me, dict(cooldown=60, max_heals=3, heal_window=3600,
+    me = {"id": "ex-1", "name": "ha.v1.failover_volume", "created_at": "2026-12-03 09:00:01"}
+    got = failover.failover_inspect(lambda: "conn", "pair", None, "active", me, [], ["sid"],
+                                    600, cooldown=60, max_heals=3, heal_window=3600,
+                                    force=False)
+    assert got == {"guard": guard, "state": {"status": status}, "where": None,
+                   "limits": history, "next": step}
+    assert read[:2] == [("guard", me, [], ["sid"], 600), ("state", "pair", None, "active")]
+    assert read[2:] == ([("limits", me, dict(cooldown=60, max_heals=3, heal_window=3600,
                                              force=False))] if status == "ready" else [])
+
+
+def test_inspect_reads_nothing_more_when_an_older_run_blocks(monkeypatch):
+    guard = {"blocking": [{"id": "ex-0"}], "stale": [], "message": "ex-0 runs."}
+    monkeypatch.setattr(failover.workflow, "concurrent_runs", lambda *args: guard)
+    monkeypatch.setattr(failover.block_storage, "failover_state", None)  # not called
+    got = failover.failover_inspect(lambda: "conn", "pair", None, "active", {"id": "ex-1"},
+                                    [{"id": "ex-0"}], ["sid"])
+    assert got == {"guard": guard, "state": None, "where": None, "limits": None,
+                   "next": "report"}
 
 
 def test_the_action_hands_every_input_over(calls):

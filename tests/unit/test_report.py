@@ -346,9 +346,9 @@ def server(status, **more):
                  "host_state": "up"}, **more)
 
 
-INSPECT = task("inspect", 2, state=PAIR, where=PAIR["where"], limits={"status": "ok"},
-               next="fence")
-GUARD_TASKS = [task("check_request", 1, plan={}), task("check_concurrency", 1, guard=GUARD)]
+INSPECT = task("inspect", 2, guard=GUARD, state=PAIR, where=PAIR["where"],
+               limits={"status": "ok"}, next="fence")
+GUARD_TASKS = [task("check_request", 1, plan={})]
 FENCED = [task("fence", 3), task("wait_shutoff", 5, old_state=server("SHUTOFF"))]
 
 
@@ -412,7 +412,9 @@ def test_failed_over_and_restored():
 
 def test_failover_skipped():
     guard = dict(GUARD, blocking=["ex-0"], message="Skipped, nothing changed: ex-0.")
-    got = failover(tasks=GUARD_TASKS, guard=guard, state=None, limits=None)
+    blocked = task("inspect", 2, guard=guard, state=None, where=None, limits=None,
+                   next="report")  # the guard blocked: the pair was not read, no step
+    got = failover(tasks=GUARD_TASKS + [blocked], guard=guard, state=None, limits=None)
     assert got == {"stack": {"id": "sid", "name": "pair"}, "status": "skipped",
                    "execution_id": EX, "running_executions": ["ex-0"], "volumes": None,
                    "fencing": NOT_NEEDED, "steps": [], "message": guard["message"],

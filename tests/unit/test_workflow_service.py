@@ -137,7 +137,27 @@ def test_a_younger_rivals_guard_input_says_whether_it_counted_this_run(inputs, s
         asked = [r.qs for r in mocker.request_history if r.path.endswith("/tasks")]
     assert got == seen
     assert pauses == [wf.CONFIRM_INTERVAL] * (len(inputs) - 1)
-    assert asked[0] == {"workflow_execution_id": ["z"], "name": ["check_concurrency"]}
+    assert asked[0] == {"workflow_execution_id": ["z"], "name": ["in:check_concurrency,inspect"]}
+
+
+def test_the_guard_input_is_the_guard_tasks_not_replace_members_inspect():
+    """replace_member's inspect (the group, no ``running``) is passed over for its
+    check_concurrency; failover_volume's inspect (the guard and the pair) is the guard."""
+    with requests_mock.Mocker() as mocker:
+        mocker.get("%s/tasks?workflow_execution_id=z" % MISTRAL,
+                   json={"tasks": [{"id": "t-inspect"}, {"id": "t-guard"}]})
+        mocker.get("%s/tasks/t-inspect/action_executions" % MISTRAL, json={
+            "action_executions": [{"input": json.dumps({"stack": "pair", "group": "g"})}]})
+        mocker.get("%s/tasks/t-guard/action_executions" % MISTRAL, json={
+            "action_executions": [{"input": guard_input("z", "me")}]})
+        assert wf.recorded_guard_input(make_connection(), "z") == json.loads(
+            guard_input("z", "me"))
+        failover_inspect = dict(json.loads(guard_input("z")), standby=None, cooldown=60)
+        mocker.get("%s/tasks?workflow_execution_id=y" % MISTRAL,
+                   json={"tasks": [{"id": "t-y"}]})
+        mocker.get("%s/tasks/t-y/action_executions" % MISTRAL, json={
+            "action_executions": [{"input": json.dumps(failover_inspect)}]})
+        assert wf.recorded_guard_input(make_connection(), "y") == failover_inspect
 
 
 def test_a_younger_rival_still_before_its_guard_is_waited_for_only_so_long():
