@@ -456,6 +456,23 @@ class DeleteServerAction(OpenStackAction):
         return readable(lambda: delete_server(self.connect(context), self.server_id))
 
 
+class DeleteLostBuildsAction(OpenStackAction):
+    """Delete the servers a stalled update of ``stack`` waits on that Nova lost while
+    building; return their ids. Kept for ha.v1.update_stack as uploaded by an earlier
+    release (it resumed with this, then PATCHed in a task of its own)."""
+
+    def __init__(self, stack, older_than):
+        self.stack = stack
+        self.older_than = older_than
+
+    def run(self, context):
+        def delete():
+            conn = self.connect(context)
+            return delete_lost_builds(conn, orchestration.servers_in_progress(conn, self.stack),
+                                      self.older_than)
+        return readable(delete)
+
+
 class ResumeUpdateAction(OpenStackAction):
     """PATCH a stalled update of ``stack`` again, once the servers it waits on that Nova
     lost while building (BUILD / scheduling for ``older_than`` s) are deleted."""

@@ -157,6 +157,20 @@ def test_resume_deletes_only_lost_builds_then_patches_again(monkeypatch, nova):
     assert nova.request_history[-1].json() == {"parameters": {"active": "b"}}
 
 
+def test_the_old_delete_lost_builds_action_still_deletes_them(monkeypatch, nova):
+    """ha.delete_lost_builds, for an update_stack uploaded by an earlier release."""
+    nova.get("%s/servers/%s" % (NOVA, S1), json={"server": dict(build(), id=S1)})
+    nova.delete("%s/servers/%s" % (NOVA, S1), status_code=204)
+    nova.get("%s/stacks/web/1/resources" % HEAT, json={"resources": [
+        {"resource_type": "OS::Nova::Server", "resource_status": "CREATE_IN_PROGRESS",
+         "physical_resource_id": S1}]})
+    conn = fake_cloud.connection(TOKEN, "p-1234", {"compute": NOVA, "orchestration": HEAT})
+    monkeypatch.setattr(compute.time, "time", lambda: CREATED_AT + 300)
+    monkeypatch.setattr(compute.OpenStackAction, "connect", lambda self, ctx: conn)
+    assert compute.DeleteLostBuildsAction("web/1", 40).run(None) == {"deleted": [S1]}
+    assert not [r for r in nova.request_history if r.method == "PATCH"]
+
+
 def test_resume_patches_again_when_nova_cannot_say_what_is_lost(monkeypatch, nova):
     nova.get("%s/stacks/web/1/resources" % HEAT, json={"resources": [
         {"resource_type": "OS::Nova::Server", "resource_status": "CREATE_IN_PROGRESS",
