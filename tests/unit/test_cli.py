@@ -72,6 +72,8 @@ def test_progress_off_a_tty_prints_a_line_only_when_the_task_changes():
     ("SUCCESS", "skipped", True, 0),
     ("SUCCESS", "cooldown", False, 1),
     ("SUCCESS", "held", False, 1),
+    ("SUCCESS", "paused", False, 1),
+    ("SUCCESS", "paused", True, 0),
     ("SUCCESS", "recovered", False, 0),
     ("ERROR", "failed", False, 1),
     ("ERROR", None, True, 1),

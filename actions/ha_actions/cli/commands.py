@@ -24,7 +24,7 @@ class _Execution(command.ShowOne):
                                  "ends; exit non-zero when it failed or was skipped")
         parser.add_argument("--allow-skipped", action="store_true",
                             help="with --wait: exit 0 also when the report status is "
-                                 "skipped, cooldown, flapping or held (nothing was done)")
+                                 "skipped, cooldown, flapping, held or paused (nothing was done)")
         parser.add_argument("--timeout", type=float, default=None, metavar="<seconds>",
                             help="seconds: the workflow's timeout input (each wait) when "
                                  "starting one; --wait stops following after 3 times as "

@@ -9,7 +9,7 @@ TERMINAL = ("SUCCESS", "ERROR", "CANCELLED")
 ACTIVE_TASK_STATES = ("RUNNING", "RUNNING_DELAYED", "WAITING")
 # Report statuses in which nothing was done because another run or the guard was in the
 # way: a non-zero exit unless --allow-skipped.
-SKIPPED = ("skipped", "cooldown", "flapping", "held")
+SKIPPED = ("skipped", "cooldown", "flapping", "held", "paused")
 FIRST_FIELDS = ("status", "message", "error", "stack", "group", "strategy", "member",
                 "replaced", "also_replaced", "would_replace", "old_active", "new_active",
                 "volumes", "duration_s", "execution_id")
@@ -88,7 +88,7 @@ def list_row(execution):
 
 def exit_code(execution, allow_skipped=False):
     """What the command exits with once the execution ended: 1 when it ended in ERROR or
-    CANCELLED or its report says failed (or skipped/cooldown/flapping/held, unless
+    CANCELLED or its report says failed (or skipped/cooldown/flapping/held/paused, unless
     allow_skipped), else 0."""
     if execution.get("state") != "SUCCESS":
         return 1
