@@ -104,7 +104,9 @@ def test_the_loop_reboots_as_watch_was_told_and_holds_when_most_of_the_group_fai
     template, files = example("asg_of_servers.yaml", "member_server.yaml")
     body = stacks.create(template, parameters={"size": 4}, files=files)
     row = osc.json("ha", "watch", body["stack_name"], "--every", "20", "--recovery", "reboot")
-    assert row["every_s"] == 20
+    assert row["every_s"] == 20 and row["options"] == {"recovery": "reboot"}, row
+    listed = [r for r in osc.json("ha", "watch", "list") if r["stack"] == body["id"]]
+    assert [r["options"] for r in listed] == [{"recovery": "reboot"}], listed
     try:
         before = members(conn, body["id"])
         names = sorted(before)

@@ -227,6 +227,20 @@ def test_member_replace_passes_the_recovery_and_the_hold():
         started_by("MemberReplace", ["ha-demo", "--recovery", "restart"])
 
 
+def test_a_watch_row_shows_the_loops_options():
+    from ha_actions.cli import watch
+    trigger = {"name": "ha-watch-web", "pattern": "* * * * * */20",
+               "next_execution_time": "2026-12-06 21:00:20",
+               "workflow_input": {"stack": "sid", "options": {"recovery": "ladder"}}}
+    row = dict(zip(watch.COLUMNS, watch.trigger_row(trigger)))
+    assert row == {"name": "ha-watch-web", "stack": "sid", "every_s": 20,
+                   "pattern": "* * * * * */20", "stale_after": 120,
+                   "options": {"recovery": "ladder"},
+                   "next_execution_time": "2026-12-06 21:00:20"}
+    trigger["workflow_input"] = {"stack": "sid", "stale_after": 60}
+    assert dict(zip(watch.COLUMNS, watch.trigger_row(trigger)))["options"] == {}
+
+
 def test_watch_every_is_a_part_of_a_minute_or_whole_minutes_and_reads_back():
     from ha_actions.cli import watch
     for every, pattern in ((10, "* * * * * */10"), (20, "* * * * * */20"),

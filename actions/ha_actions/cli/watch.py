@@ -12,7 +12,8 @@ from ha_actions.cli.commands import add_recovery_arguments
 from ha_actions.names import pause_name, watch_name
 
 RECONCILE = "ha.v1.reconcile"
-COLUMNS = ("name", "stack", "every_s", "pattern", "stale_after", "next_execution_time")
+COLUMNS = ("name", "stack", "every_s", "pattern", "stale_after", "options",
+           "next_execution_time")
 
 
 SUB_MINUTE = (10, 15, 20, 30)  # seconds that divide a minute: croniter's seconds field
@@ -50,7 +51,7 @@ def every_of(pattern):
 def trigger_row(trigger):
     inputs = trigger["workflow_input"]
     return (trigger["name"], inputs.get("stack"), every_of(trigger.get("pattern")),
-            trigger.get("pattern"), inputs.get("stale_after", 120),
+            trigger.get("pattern"), inputs.get("stale_after", 120), inputs.get("options") or {},
             trigger.get("next_execution_time"))
 
 
