@@ -280,13 +280,17 @@ def delete_lost_builds(conn, server_ids, older_than, now=None):
     return {"deleted": deleted}
 
 
+def delete_stack_lost_builds(conn, stack, older_than):
+    """delete_lost_builds on the servers Heat is still creating or updating in ``stack``."""
+    return delete_lost_builds(conn, orchestration.servers_in_progress(conn, stack), older_than)
+
+
 def resume_update(conn, stack, parameters, older_than):
     """Resume a stalled update of ``stack``: delete the servers it waits on that Nova lost
     while building (best effort: Nova's error is noted, the PATCH goes on), then PATCH
     again; orchestration.update_existing's result plus ``deleted`` and ``delete_error``."""
     try:
-        deleted = delete_lost_builds(conn, orchestration.servers_in_progress(conn, stack),
-                                     older_than)["deleted"]
+        deleted = delete_stack_lost_builds(conn, stack, older_than)["deleted"]
         note = None
     except sdk_exceptions.SDKException as exc:
         deleted, note = [], str(exc)
@@ -466,11 +470,8 @@ class DeleteLostBuildsAction(OpenStackAction):
         self.older_than = older_than
 
     def run(self, context):
-        def delete():
-            conn = self.connect(context)
-            return delete_lost_builds(conn, orchestration.servers_in_progress(conn, self.stack),
-                                      self.older_than)
-        return readable(delete)
+        return readable(lambda: delete_stack_lost_builds(self.connect(context), self.stack,
+                                                         self.older_than))
 
 
 class ResumeUpdateAction(OpenStackAction):
