@@ -14,7 +14,6 @@ import re
 import time
 from urllib import parse
 
-from mistral_lib import actions
 from openstack import exceptions as sdk_exceptions
 
 from ha_actions import selection
@@ -311,6 +310,24 @@ def mark_unhealthy(conn, ref, resource, reason=None):
     sdk_exceptions.raise_from_response(resp)
 
 
+class MarkError(OperatorError):
+    """Heat refused to mark a member unhealthy."""
+
+
+def mark_members(conn, ref, members, reason=None):
+    """mark_unhealthy each of ``members`` of stack ``ref``, in turn; MarkError says which
+    were marked before Heat refused one. Returns the names marked."""
+    marked = []
+    for member in members:
+        try:
+            mark_unhealthy(conn, ref, member, reason)
+        except sdk_exceptions.SDKException as exc:
+            raise MarkError("Marked unhealthy: %s; marking %s failed: %s"
+                            % (", ".join(marked) or "none", member, exc)) from None
+        marked.append(member)
+    return marked
+
+
 def mark_healthy(conn, ref, resource):
     """Clear Heat's unhealthy mark of ``resource`` (it shows CHECK_COMPLETE), so the next
     stack update leaves the member, recovered in place, as it is."""
@@ -519,21 +536,8 @@ class MarkUnhealthyAction(OpenStackAction):
         self.reason = reason
 
     def run(self, context):
-        def mark():
-            conn = self.connect(context)
-            marked = []
-            for member in self.members:
-                try:
-                    mark_unhealthy(conn, self.stack, member, self.reason)
-                except sdk_exceptions.SDKException as exc:
-                    return actions.Result(
-                        error="Marked unhealthy: %s; marking %s failed: %s"
-                        % (", ".join(marked) or "none", member, exc)
-                    )
-                marked.append(member)
-            return {"stack": self.stack, "marked": marked}
-
-        return readable(mark)
+        return readable(lambda: {"stack": self.stack, "marked": mark_members(
+            self.connect(context), self.stack, self.members, self.reason)})
 
 
 class MarkHealthyAction(OpenStackAction):

@@ -124,8 +124,8 @@ def _loaded(value):
 
 
 # The tasks whose action is handed the guard's input (me, running, stack_refs):
-# replace_member's check_concurrency, failover_volume's inspect (the guard, then the pair).
-GUARD_TASKS = ("check_concurrency", "inspect")
+# replace_member's decide (check_concurrency in older releases), failover_volume's inspect.
+GUARD_TASKS = ("decide", "check_concurrency", "inspect")
 
 
 def recorded_guard_input(conn, execution_id):

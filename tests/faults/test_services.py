@@ -243,7 +243,7 @@ def test_one_mistral_engine_killed_mid_execution(fault, conn, admin_conn, stacks
                                                  scaled_mistral):
     group = BrokenGroup(conn, admin_conn, stacks)
     try:
-        heal(fault, "one Mistral engine killed (SIGKILL) mid-execution", group, "mark",
+        heal(fault, "one Mistral engine killed (SIGKILL) mid-execution", group, "update",
              lambda: devcloud_command("kill", "mistral-engine"), mistral_fault=True)
     finally:
         devcloud_command("start", "mistral-engine")

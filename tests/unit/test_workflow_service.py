@@ -137,12 +137,14 @@ def test_a_younger_rivals_guard_input_says_whether_it_counted_this_run(inputs, s
         asked = [r.qs for r in mocker.request_history if r.path.endswith("/tasks")]
     assert got == seen
     assert pauses == [wf.CONFIRM_INTERVAL] * (len(inputs) - 1)
-    assert asked[0] == {"workflow_execution_id": ["z"], "name": ["in:check_concurrency,inspect"]}
+    assert asked[0] == {"workflow_execution_id": ["z"],
+                        "name": ["in:decide,check_concurrency,inspect"]}
 
 
 def test_the_guard_input_is_the_guard_tasks_not_replace_members_inspect():
-    """replace_member's inspect (the group, no ``running``) is passed over for its
-    check_concurrency; failover_volume's inspect (the guard and the pair) is the guard."""
+    """replace_member's inspect (the group, no ``running``) is passed over for its decide
+    (check_concurrency in older releases); failover_volume's inspect (the guard and the
+    pair) is the guard."""
     with requests_mock.Mocker() as mocker:
         mocker.get("%s/tasks?workflow_execution_id=z" % MISTRAL,
                    json={"tasks": [{"id": "t-inspect"}, {"id": "t-guard"}]})
