@@ -440,16 +440,6 @@ class ServerStateAction(OpenStackAction):
                                                 self.until, self.wait_s))
 
 
-class StopServerAction(OpenStackAction):
-    """Ask Nova to stop a server (fencing); poll ha.server_state for SHUTOFF."""
-
-    def __init__(self, server_id):
-        self.server_id = server_id
-
-    def run(self, context):
-        return readable(lambda: stop_server(self.connect(context), self.server_id))
-
-
 class DeleteServerAction(OpenStackAction):
     """Delete a server (fencing of last resort); poll ha.server_state for NOT_FOUND."""
 
@@ -512,27 +502,3 @@ class ForceDownHostAction(OpenStackAction):
     def run(self, context):
         return readable(lambda: force_down_host(self.connect(context), self.host,
                                                 self.fencing_hook, self.hook_output))
-
-
-class DetachVolumesAction(OpenStackAction):
-    """Start detaching volumes from a server; poll ha.volume_statuses for available."""
-
-    def __init__(self, server_id, volume_ids):
-        self.server_id = server_id
-        self.volume_ids = volume_ids
-
-    def run(self, context):
-        return readable(lambda: detach_volumes(
-            self.connect(context), self.server_id, self.volume_ids))
-
-
-class AttachVolumesAction(OpenStackAction):
-    """Start attaching volumes to a server; poll ha.volume_statuses for in-use there."""
-
-    def __init__(self, server_id, volume_ids):
-        self.server_id = server_id
-        self.volume_ids = volume_ids
-
-    def run(self, context):
-        return readable(lambda: attach_volumes(
-            self.connect(context), self.server_id, self.volume_ids))

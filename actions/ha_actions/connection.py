@@ -12,6 +12,7 @@ Three paths, in this order:
 """
 
 import datetime
+import functools
 import os
 import time
 
@@ -271,3 +272,15 @@ class OpenStackAction(actions.Action):
 
     def connect(self, context):
         return get_connection(context)
+
+
+class CallAction(OpenStackAction):
+    """An action that hands its inputs (``self.args``) to ``call(connect, **args)``, a
+    module function; ``connect()`` makes the caller's Connection once, on first use (a
+    bad input is refused before any call)."""
+
+    call = None
+
+    def run(self, context):
+        connect = functools.lru_cache(maxsize=1)(lambda: self.connect(context))
+        return readable(lambda: type(self).call(connect, **self.args))

@@ -1,17 +1,21 @@
-"""ha.v1.failover_volume's checks before the fence, in as few tasks as their retries
-allow. Each is a read, so a try lost with its executor is simply run again whole:
+"""ha.v1.failover_volume's checks before the fence, and its moves, in as few tasks as
+their retries allow. A try lost with its executor is run again whole: the checks read,
+the moves are idempotent (Nova's answer to a second stop, detach or attach is taken).
 
 - ``check_request`` (``ha.failover_request``): the inputs, force_down's rights, the stack,
   and the RUNNING runs of the workflow, which the concurrency guard is then handed;
 - ``inspect`` (``ha.failover_inspect``): the concurrency guard (its input is what rivals
   read back, ``workflow.recorded_guard_input``), then the pair and, for a failover that
   would fence, the heal limits (cooldown, flapping, pause), with the step that follows.
+
+Then each move (``fence``, ``detach``, ``attach``) triggers and looks for its end for a
+bounded ``wait_s`` in the same action; its wait task runs only when the end has not come.
 """
 
-import functools
+from mistral_lib import actions
 
 from ha_actions import block_storage, compute, guard, inputs, orchestration, pair, workflow
-from ha_actions.connection import OpenStackAction, readable
+from ha_actions.connection import CallAction
 
 
 def failover_request(connect, stack, workflow_name, **request):
@@ -48,31 +52,86 @@ def failover_inspect(connect, stack, standby, parameter, me, running, stack_refs
             "limits": held, "next": pair.next_step(state, held)}
 
 
-class FailoverRequestAction(OpenStackAction):
+def _then(started, look, wait_s):
+    """``started`` (what a trigger returned) with ``state``: ``look()``, a bounded wait for
+    its end (wait_s s), unless wait_s is None (no look) or the trigger failed."""
+    if wait_s is None or isinstance(started, actions.Result):
+        return started
+    return dict(started, state=look())
+
+
+def stop(connect, server_id, wait_s=None):
+    """compute.stop_server; then its status, looked at for up to wait_s s until SHUTOFF."""
+    return _then(compute.stop_server(connect(), server_id), lambda: compute.wait_for_status(
+        connect(), server_id, "SHUTOFF", wait_s), wait_s)
+
+
+def detach(connect, server_id, volume_ids, wait_s=None):
+    """compute.detach_volumes; then the volumes, looked at for up to wait_s s until
+    available (block_storage.wait_for_volumes)."""
+    return _then(compute.detach_volumes(connect(), server_id, volume_ids),
+                 lambda: block_storage.wait_for_volumes(connect(), volume_ids, "available",
+                                                        wait_s=wait_s), wait_s)
+
+
+def attach(connect, server_id, volume_ids, wait_s=None):
+    """compute.attach_volumes; then the volumes, looked at for up to wait_s s until in-use
+    on ``server_id``."""
+    return _then(compute.attach_volumes(connect(), server_id, volume_ids),
+                 lambda: block_storage.wait_for_volumes(connect(), volume_ids, "in-use",
+                                                        server_id, wait_s), wait_s)
+
+
+class StopServerAction(CallAction):
+    """Ask Nova to stop a server (fencing); with wait_s, its state until SHUTOFF."""
+
+    call = stop
+
+    def __init__(self, server_id, wait_s=None):
+        self.args = dict(server_id=server_id, wait_s=wait_s)
+
+
+class DetachVolumesAction(CallAction):
+    """Start detaching volumes from a server; with wait_s, the volumes until available."""
+
+    call = detach
+
+    def __init__(self, server_id, volume_ids, wait_s=None):
+        self.args = dict(server_id=server_id, volume_ids=volume_ids, wait_s=wait_s)
+
+
+class AttachVolumesAction(CallAction):
+    """Start attaching volumes to a server; with wait_s, the volumes until in-use there."""
+
+    call = attach
+
+    def __init__(self, server_id, volume_ids, wait_s=None):
+        self.args = dict(server_id=server_id, volume_ids=volume_ids, wait_s=wait_s)
+
+
+class FailoverRequestAction(CallAction):
     """Check a failover request before anything changes: its inputs, force_down's rights,
     the stack; list the RUNNING runs of ``workflow`` for the concurrency guard."""
+
+    call = failover_request
 
     def __init__(self, stack, workflow, dead_host_policy="fail", fencing_hook="none",
                  timeout=300, poll_delay=2, long_poll=0, fence_timeout=120,
                  stall_timeout=300, stale_after=600, cooldown=60, max_heals=3,
                  heal_window=3600, force=False):
         # The inputs of inputs.check_failover_request, each by name (Mistral checks them).
-        self.request = {name: value for name, value in locals().items()
-                        if name not in ("self", "stack", "workflow")}
-        self.stack = stack
-        self.workflow = workflow
-
-    def run(self, context):
-        connect = functools.lru_cache(maxsize=1)(lambda: self.connect(context))
-        return readable(lambda: failover_request(connect, self.stack, self.workflow,
-                                                 **self.request))
+        request = {name: value for name, value in locals().items()
+                   if name not in ("self", "stack", "workflow")}
+        self.args = dict(request, stack=stack, workflow_name=workflow)
 
 
-class FailoverInspectAction(OpenStackAction):
+class FailoverInspectAction(CallAction):
     """The concurrency guard (``me``, ``running``, ``stack_refs``, ``stale_after``: what
     rivals read back from this task's input), then the pair (who holds the volumes, who
     takes over, is the standby ACTIVE) and, when it is ready to fail over, whether the
     heal limits let it; say the next step."""
+
+    call = failover_inspect
 
     def __init__(self, stack, me, running, stack_refs, stale_after=guard.DEFAULT_STALE_AFTER,
                  standby=None, parameter="active", cooldown=60, max_heals=3, heal_window=3600,
@@ -81,7 +140,3 @@ class FailoverInspectAction(OpenStackAction):
                          running=running, stack_refs=stack_refs, stale_after=stale_after,
                          cooldown=cooldown, max_heals=max_heals, heal_window=heal_window,
                          force=force)
-
-    def run(self, context):
-        connect = functools.lru_cache(maxsize=1)(lambda: self.connect(context))
-        return readable(lambda: failover_inspect(connect, **self.args))

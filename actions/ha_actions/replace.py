@@ -15,10 +15,8 @@ unhealthy, which Heat takes again as it is.
   Heat replaced each member asked for (selection.verify_replacement).
 """
 
-import functools
-
 from ha_actions import compute, guard, orchestration, selection, workflow
-from ha_actions.connection import OpenStackAction, readable
+from ha_actions.connection import CallAction
 
 
 def request(connect, stack, group, workflow_name, **given):
@@ -92,18 +90,7 @@ def verify(connect, stack, group, before, names):
             "verified": selection.verify_replacement(before, after["members"], names)}
 
 
-class _Action(OpenStackAction):
-    """An action handing its inputs (``self.args``) to ``self.call`` with a connection
-    made once, on first use."""
-
-    call = None
-
-    def run(self, context):
-        connect = functools.lru_cache(maxsize=1)(lambda: self.connect(context))
-        return readable(lambda: type(self).call(connect, **self.args))
-
-
-class RequestAction(_Action):
+class RequestAction(CallAction):
     """Check a replace_member request before anything changes (its plans), then the
     group; once Heat is not working on the stack, the RUNNING runs of ``workflow``."""
 
@@ -119,7 +106,7 @@ class RequestAction(_Action):
         self.args = dict(given, stack=stack, group=group, workflow_name=workflow)
 
 
-class InspectAction(_Action):
+class InspectAction(CallAction):
     """The group and its members; once Heat is not working on the stack, the RUNNING
     runs of ``workflow`` for the concurrency guard."""
 
@@ -129,7 +116,7 @@ class InspectAction(_Action):
         self.args = dict(stack=stack, group=group, workflow_name=workflow)
 
 
-class DecideAction(_Action):
+class DecideAction(CallAction):
     """The concurrency guard (``me``, ``running``, ``stack_refs``, ``members``: what rivals
     read back from this task's input), the selection, the heal limits; the next step."""
 
@@ -143,7 +130,7 @@ class DecideAction(_Action):
         self.args = {name: value for name, value in locals().items() if name != "self"}
 
 
-class BatchInspectAction(_Action):
+class BatchInspectAction(CallAction):
     """A batch's first look at the group; its members marked unhealthy when ``mark``."""
 
     call = inspect_batch
@@ -153,7 +140,7 @@ class BatchInspectAction(_Action):
                          look=look)
 
 
-class VerifyAction(_Action):
+class VerifyAction(CallAction):
     """The group after a batch's update; each named member replaced, the size kept."""
 
     call = verify

@@ -338,7 +338,7 @@ def fencing_after(request, task, fencing):
                 % state["active"]["status"]}
     if name == "fence" and not ok:
         return {"method": "stop", "result": "stop refused - " + text(seen.get("fence_error"))}
-    if name == "wait_shutoff":
+    if name == "wait_shutoff" or (name == "fence" and ok and stopped(seen)):
         return {"method": "stop", "result": shutoff_result(request, seen["old_state"]) if ok
                 else "state unknown - " + text(seen.get("fence_error"))}
     if name == "fence_host" and not ok:
@@ -371,6 +371,11 @@ def restored(facts):
             "status": new.get("status")}
 
 
+def stopped(seen):
+    """A fence or wait_shutoff task published the old active SHUTOFF."""
+    return (seen.get("old_state") or {}).get("status") == "SHUTOFF"
+
+
 def step_of(request, facts, task, fencing):
     """(step name, result) that ``task`` (a task record) ends, or None."""
     name, ok, seen = task["name"], task["state"] == "SUCCESS", task["published"]
@@ -383,7 +388,7 @@ def step_of(request, facts, task, fencing):
         return None
     if name == "inspect":  # the guard blocked: no look at the pair, no step
         return ("inspect", seen["state"]["message"]) if seen.get("state") else None
-    if name == "wait_shutoff" and seen["old_state"]["status"] == "SHUTOFF":
+    if name in ("fence", "wait_shutoff") and stopped(seen):
         return "fence", "stopped: SHUTOFF"
     if name == "fence_host":
         return "fence_host", "%s: %s" % (request["fencing_hook"], text(seen["hook_output"]))
@@ -393,6 +398,8 @@ def step_of(request, facts, task, fencing):
     if name == "wait_deleted":
         return "delete_server", "deleted (dead_host_policy %s): %s" % (
             request["dead_host_policy"], seen["old_state"]["status"])
+    if name in ("detach", "attach") and seen.get("moved"):  # the move saw its end itself
+        return step_of(request, facts, dict(task, name="wait_" + name + "ed"), fencing)
     if name == "wait_detached":
         return "detach", ("available" if seen.get("failed_step") is None
                           else "not detached: " + text(seen.get("where")))
@@ -411,8 +418,8 @@ def step_of(request, facts, task, fencing):
 # The tasks that end a step or change the fencing, in the workflow's order: it breaks
 # ties between records created in the same second (Mistral keeps whole seconds).
 STEP_TASKS = ("inspect", "quiesce", "fence", "wait_shutoff", "fence_failed", "fence_host",
-              "force_down", "delete_old", "wait_deleted", "wait_detached", "wait_attached",
-              "activate", "record", "restore_read")
+              "force_down", "delete_old", "wait_deleted", "detach", "wait_detached", "attach",
+              "wait_attached", "activate", "record", "restore_read")
 
 
 def ordered(tasks):

@@ -7,7 +7,7 @@ import requests_mock
 from mistral_lib import actions
 
 import fake_cloud
-from ha_actions import compute
+from ha_actions import compute, failover
 from test_compute import NOVA, S1, S2, TOKEN, make_connection
 
 V1 = "vvvvvvvv-0000-4000-8000-000000000001"
@@ -116,7 +116,7 @@ def test_stop_server_refused_is_readable(monkeypatch, nova):
     nova.post("%s/servers/%s/action" % (NOVA, S1), status_code=409,
               json={"conflictingRequest": {"code": 409, "message": "Instance is locked"}})
     server(nova, S1, "ACTIVE")
-    result = compute.StopServerAction(S1).run(None)
+    result = failover.StopServerAction(S1).run(None)
     assert isinstance(result, actions.Result) and result.is_error()
     assert "locked" in result.error and TOKEN not in result.error
 
@@ -155,7 +155,7 @@ def test_attach_failure_says_what_was_done(monkeypatch, nova):
         {"json": {"volumeAttachment": {"volumeId": V1}}},
         {"status_code": 400, "json": {"badRequest": {"code": 400, "message": "Invalid volume"}}},
     ])
-    action = compute.AttachVolumesAction(S2, [V1, V2])
+    action = failover.AttachVolumesAction(S2, [V1, V2])
     json.dumps(vars(action))
     result = action.run(None)
     assert result.is_error()
@@ -170,4 +170,4 @@ def test_actions_run(monkeypatch, nova):
     nova.delete("%s/servers/%s/os-volume_attachments/%s" % (NOVA, S1, V1), status_code=202)
     assert compute.ServerStateAction(S1).run(None)["status"] == "SHUTOFF"
     assert compute.DeleteServerAction(S1).run(None)["result"] == "deleting"
-    assert compute.DetachVolumesAction(S1, [V1]).run(None)["volumes"] == {V1: "detaching"}
+    assert failover.DetachVolumesAction(S1, [V1]).run(None)["volumes"] == {V1: "detaching"}

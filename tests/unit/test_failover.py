@@ -102,6 +102,50 @@ def test_inspect_reads_nothing_more_when_an_older_run_blocks(monkeypatch):
 
 def test_the_action_hands_every_input_over(calls):
     action = failover.FailoverRequestAction("pair", "wf", **REQUEST)
-    assert action.request == REQUEST
+    assert action.args == dict(REQUEST, stack="pair", workflow_name="wf")
     action.connect = lambda context: "conn"
     assert action.run(None)["stack_refs"] == ["sid", "pair", "pair/sid", "pair"]
+
+
+@pytest.fixture
+def moves(monkeypatch):
+    """The trigger and look of each move, recorded; the looks say the end has come."""
+    made = []
+
+    def record(name, answer):
+        return lambda conn, *args, **kwargs: made.append((name,) + args) or answer
+
+    monkeypatch.setattr(failover.compute, "stop_server", record("stop", {"result": "stopping"}))
+    monkeypatch.setattr(failover.compute, "wait_for_status",
+                        record("status", {"status": "SHUTOFF"}))
+    monkeypatch.setattr(failover.compute, "detach_volumes", record("detach", {"volumes": {}}))
+    monkeypatch.setattr(failover.compute, "attach_volumes", record("attach", {"volumes": {}}))
+    monkeypatch.setattr(failover.block_storage, "wait_for_volumes",
+                        record("volumes", {"done": True}))
+    return made
+
+
+def test_each_move_looks_for_its_end_for_wait_s(moves):
+    conn = lambda: "conn"  # noqa: E731
+    assert failover.stop(conn, "a", 20) == {"result": "stopping", "state": {"status": "SHUTOFF"}}
+    assert failover.detach(conn, "a", ["v1"], 20)["state"] == {"done": True}
+    assert failover.attach(conn, "b", ["v1"], 20)["state"] == {"done": True}
+    assert moves == [("stop", "a"), ("status", "a", "SHUTOFF", 20), ("detach", "a", ["v1"]),
+                     ("volumes", ["v1"], "available"), ("attach", "b", ["v1"]),
+                     ("volumes", ["v1"], "in-use", "b", 20)]
+
+
+def test_a_move_without_wait_s_only_triggers_as_before(moves):
+    action = failover.StopServerAction("a")
+    json.dumps(vars(action))
+    action.connect = lambda context: "conn"
+    assert action.run(None) == {"result": "stopping"}
+    assert failover.DetachVolumesAction("a", ["v1"]).args["wait_s"] is None
+    assert moves == [("stop", "a")]
+
+
+def test_a_refused_move_is_not_looked_at(monkeypatch, moves):
+    refused = failover.actions.Result(error="Attaching volume v1 on server b failed")
+    monkeypatch.setattr(failover.compute, "attach_volumes", lambda *args: refused)
+    assert failover.attach(lambda: "conn", "b", ["v1"], 20) is refused
+    assert moves == []

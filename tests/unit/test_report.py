@@ -396,6 +396,27 @@ def test_failed_over():
                                "parameter active = server_b.")
 
 
+def test_failed_over_with_each_move_seeing_its_own_end():
+    """fence, detach and attach that saw their end themselves (no wait task): the same
+    steps and fencing, each ended by the move's own record."""
+    fast = [task("fence", 5, old_state=server("SHUTOFF")),
+            task("detach", 10, where={"v1": [], "v2": []}, moved=True),
+            task("attach", 14, where=MOVED, moved=True)]
+    got = failover(tasks=GUARD_TASKS + [INSPECT] + fast + [RECORD])
+    assert got["steps"] == STEPS and got["fencing"] == STOPPED
+    assert got["status"] == "failed_over"
+
+
+def test_a_move_that_did_not_see_its_end_leaves_the_step_to_its_wait_task():
+    slow = [task("fence", 3, old_state=server("ACTIVE", task_state="powering-off")),
+            task("wait_shutoff", 5, old_state=server("SHUTOFF")),
+            task("detach", 7, where={"v1": ["a"], "v2": ["a"]}, moved=False),
+            task("wait_detached", 10, where={"v1": [], "v2": []}, failed_step=None),
+            task("attach", 14, where=MOVED, moved=True)]
+    got = failover(tasks=GUARD_TASKS + [INSPECT] + slow + [RECORD])
+    assert got["steps"] == STEPS and got["fencing"] == STOPPED
+
+
 def test_failed_over_and_restored():
     after = {"servers": [{"name": "server_a", "id": "a2", "status": "ACTIVE"},
                          {"name": "server_b", "id": "b", "status": "ACTIVE"}]}
