@@ -241,6 +241,30 @@ def test_ended_runs_are_read_page_by_page_newest_first(monkeypatch):
     assert markers == [None, ["b"], ["d"]]
 
 
+def test_a_listing_whose_marker_was_deleted_meanwhile_starts_again(monkeypatch):
+    """Executions deleted while the pages are read (a project cleaning up its history):
+    Mistral answers 404 for the marker; the listing starts again, and gives up only when
+    that keeps happening."""
+    monkeypatch.setattr(wf, "PAGE", 2)
+    now = datetime.datetime(2026, 12, 3, 9, 0, 0, tzinfo=datetime.timezone.utc)
+    run = {"state": "SUCCESS", "updated_at": "2026-12-03 08:59:00", "input": "{}",
+           "output": "{}"}
+    gone = {"status_code": 404, "json": {"faultstring": "WorkflowExecution not found"}}
+    page = {"json": {"executions": [dict(run, id="a"), dict(run, id="b")]}}
+    last = {"json": {"executions": [dict(run, id="c")]}}
+    with requests_mock.Mocker() as mocker:
+        mocker.get("%s/executions" % MISTRAL, [page, gone, page, last])
+        runs = wf.ended_runs(make_connection(), "ha.v1.replace_member", 3600, now=now)
+        markers = [r.qs.get("marker") for r in mocker.request_history]
+    assert [r["id"] for r in runs] == ["a", "b", "c"]
+    assert markers == [None, ["b"], None, ["b"]]
+    with requests_mock.Mocker() as mocker:
+        mocker.get("%s/executions" % MISTRAL, [page, gone] * wf.MARKER_TRIES)
+        with pytest.raises(wf.sdk_exceptions.NotFoundException):
+            wf.ended_runs(make_connection(), "ha.v1.replace_member", 3600, now=now)
+        assert len(mocker.request_history) == 2 * wf.MARKER_TRIES
+
+
 def test_forced_heal_history_reads_nothing():
     with requests_mock.Mocker() as mocker:
         got = wf.heal_history(make_connection(), ME, ["pair"], force=True)
