@@ -412,13 +412,21 @@ def dead_traversal(conn, ref, quiet_s, now):
     return traversal_dead(leaves, servers, quiet_s, now)
 
 
-def stack_progress(conn, stack, previous_updated_time=None, stall_timeout=None, now=None):
+# Heat stores a resource's new state, then writes its event: events read again this long
+# after the resource listing show any progress made while the listing was read.
+EVENT_SETTLE_S = 1.0
+
+
+def stack_progress(conn, stack, previous_updated_time=None, stall_timeout=None, now=None,
+                   sleep=time.sleep):
     """``stack_summary`` plus ``stalled``: Heat has shown no progress on the update for
     ``stall_timeout`` seconds (no event in the stack or its nested stacks), or for
     DEAD_AFTER_S with nothing left that a live heat-engine would still wait on
     (``dead_traversal``). A convergence stack stays *_IN_PROGRESS for ever when the
     heat-engine working on it died; a new PATCH resumes it. Events are read only once
-    the update is older than the shorter of the two.
+    the update is older than the shorter of the two. A traversal that looks dead counts as
+    stalled only when the events, read again EVENT_SETTLE_S after its resources, show no
+    newer one: a live one that moved on between the reads is not taken for dead.
     ``superseded``: the update failed because Heat cancelled it for a newer one (a resume
     PATCH that came while the old traversal was still alive, only slow). ``transient``:
     it failed on a lost Nova message or a Heat database error (``failed_transiently``).
@@ -432,11 +440,18 @@ def stack_progress(conn, stack, previous_updated_time=None, stall_timeout=None, 
         now = time.time() if now is None else now
         started = parse_time(summary["updated_time"]) or now
         if now - started >= min(stall_timeout, DEAD_AFTER_S):
-            quiet = stalled_for(summary, newest_event_time(conn, summary["ref"]), now)
+            newest = newest_event_time(conn, summary["ref"])
+            quiet = stalled_for(summary, newest, now)
             summary["stalled"] = quiet >= stall_timeout or (
-                quiet >= DEAD_AFTER_S and dead_traversal(conn, summary["ref"], quiet, now))
+                quiet >= DEAD_AFTER_S and dead_traversal(conn, summary["ref"], quiet, now)
+                and _no_newer_event(conn, summary["ref"], newest, sleep))
             summary["quiet_s"] = quiet
     return summary
+
+
+def _no_newer_event(conn, ref, newest, sleep):
+    sleep(EVENT_SETTLE_S)
+    return newest_event_time(conn, ref) == newest
 
 
 def wait_for_progress(conn, stack, previous_updated_time=None, stall_timeout=None, wait_s=0,

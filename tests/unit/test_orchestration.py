@@ -415,8 +415,27 @@ class TestChanges:
                                          ("BUILD", "2026-01-05T00:01:19Z", False)):
             heat.get("%s/servers/s-new" % NOVA, json={"server": {"status": status,
                                                                  "updated": updated}})
-            got = orch.stack_progress(conn, "web", "2026-01-04T00:00:00Z", 300, now=now)
+            got = orch.stack_progress(conn, "web", "2026-01-04T00:00:00Z", 300, now=now,
+                                      sleep=lambda s: None)
             assert got["stalled"] is stalled and got["quiet_s"] == 70
+
+    def test_a_traversal_that_moves_on_while_it_is_read_is_not_dead(self, conn, heat):
+        """Seen in CI: the newest event read 150 s into a slow member's build, the build
+        finished before the resources were listed (nothing left in progress but nested
+        stacks): the events read again after a pause show the new one, so no resume."""
+        mock_root(heat, status="UPDATE_IN_PROGRESS", updated="2026-01-05T00:00:00Z")
+        heat.get("%s/stacks/%s/%s/events" % (HEAT, ROOT[0], ROOT[1]), [
+            {"json": {"events": [{"event_time": "2026-01-05T00:00:10Z"}]}},
+            {"json": {"events": [{"event_time": "2026-01-05T00:02:40Z"}]}}])
+        heat.get("%s/stacks/%s/%s/resources" % (HEAT, ROOT[0], ROOT[1]), json={"resources": [
+            {"resource_type": "member_server.yaml", "resource_status": "UPDATE_IN_PROGRESS",
+             "links": [{"rel": "nested", "href": "%s/stacks/m/n-1" % HEAT}]}]})
+        pauses = []
+        got = orch.stack_progress(conn, "web", "2026-01-04T00:00:00Z", 300,
+                                  now=orch.parse_time("2026-01-05T00:02:40Z"),
+                                  sleep=pauses.append)
+        assert got["stalled"] is False and got["quiet_s"] == 150
+        assert pauses == [orch.EVENT_SETTLE_S]
 
     def test_only_servers_nova_settled_long_ago_make_a_traversal_dead(self):
         now = orch.parse_time("2026-01-05T00:01:20Z")
