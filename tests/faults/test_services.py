@@ -317,7 +317,7 @@ def test_heat_engine_restarted_while_recording_the_new_active(fault, conn, stack
 
 def test_nova_api_down_while_fencing(fault, conn, stacks):
     pair = Pair(conn, stacks)
-    fail_over(fault, "nova-api down 20 s while the fence is confirmed", pair, "wait_shutoff",
+    fail_over(fault, "nova-api down 20 s from the fence on", pair, "fence",
               down_for("nova-api", 20))
 
 
