@@ -267,6 +267,23 @@ def alarm_url_answer(conn, stack_body):
         resp.status_code, resp.text[:300], refusals or "nothing")
 
 
+def aodh_answers(stack_name):
+    """The HTTP answers aodh-notifier logged for the alarms of stack ``stack_name`` (its
+    alarms are named after the stack), oldest first: what Heat answered Aodh's own POSTs
+    of the alarm_url it holds, e.g. ['403 AccessDenied.']."""
+    log = os.path.join(STATE, "logs", "aodh-notifier.log")
+    if not os.path.exists(log):
+        return []
+    ids, answers = set(), []
+    with open(log, errors="replace") as f:
+        for line in f:
+            if "Notifying alarm %s-" % stack_name in line:
+                ids.add(line.split("Notifying alarm ", 1)[1].split()[1])
+            elif "gets response:" in line and any("<%s>" % i in line for i in ids):
+                answers.append(line.split("gets response:", 1)[1].strip())
+    return answers
+
+
 def aodh_alarm_body(alarm_id, server_id, previous="ok", current="alarm"):
     """The body aodh-notifier POSTs for the examples' event alarm on
     compute.instance.update (aodh/notifier/__init__.py)."""
