@@ -367,13 +367,31 @@ def attached_volume_ids(conn, server_id):
 
 
 def detach_volume(conn, server_id, volume_id):
-    """Start detaching a volume from a server: ``detaching``, or ``not_attached`` (404)."""
+    """Start detaching a volume from a server: ``detaching``, or ``not_attached`` (404).
+    A refusal (Nova's 400) of a volume already detaching, or no longer on the server, is
+    taken as that answer: a detach started before (by the fence, or a try lost with its
+    executor) is not refused a second time."""
     resp = conn.compute.delete(
         "/servers/%s/os-volume_attachments/%s" % (server_id, volume_id))
     if resp.status_code == 404:
         return "not_attached"
+    if resp.status_code in (400, 409):
+        already = _detach_under_way(conn, server_id, volume_id)
+        if already:
+            return already
     sdk_exceptions.raise_from_response(resp)
     return "detaching"
+
+
+def _detach_under_way(conn, server_id, volume_id):
+    """``detaching`` or ``not_attached`` as Cinder shows the volume now, else None."""
+    resp = conn.block_storage.get("/volumes/%s" % volume_id)
+    if resp.status_code != 200:
+        return None
+    volume = resp.json()["volume"]
+    if server_id not in {a.get("server_id") for a in volume.get("attachments") or ()}:
+        return "not_attached"
+    return "detaching" if volume["status"] == "detaching" else None
 
 
 def attach_volume(conn, server_id, volume_id):

@@ -8,11 +8,16 @@ the moves are idempotent (Nova's answer to a second stop, detach or attach is ta
   read back, ``workflow.recorded_guard_input``), then the pair and, for a failover that
   would fence, the heal limits (cooldown, flapping, pause), with the step that follows.
 
-Then each move (``fence``, ``detach``, ``attach``) triggers and looks for its end for a
+Then each move (``fence``, ``detach``, ``attach``) starts and looks for its end for a
 bounded ``wait_s`` in the same action; its wait task runs only when the end has not come.
+Once it sees its end, it starts the next move too (the detach, the attach, the record's
+PATCH): the next step's task then only looks for that move's end (its ``started``), and
+no move waits on Mistral scheduling the task that follows.
 """
 
+from keystoneauth1 import exceptions as ks_exceptions
 from mistral_lib import actions
+from openstack import exceptions as sdk_exceptions
 
 from ha_actions import block_storage, compute, guard, inputs, orchestration, pair, workflow
 from ha_actions.connection import CallAction
@@ -52,61 +57,96 @@ def failover_inspect(connect, stack, standby, parameter, me, running, stack_refs
             "limits": held, "next": pair.next_step(state, held)}
 
 
-def _then(started, look, wait_s):
-    """``started`` (what a trigger returned) with ``state``: ``look()``, a bounded wait for
-    its end (wait_s s), unless wait_s is None (no look) or the trigger failed."""
-    if wait_s is None or isinstance(started, actions.Result):
-        return started
-    return dict(started, state=look())
+def _move(start, look, ended, wait_s, started=None, then=None):
+    """One move: its start (``started``, the answer of the start the move before made
+    for it, else ``start()``), then ``state``: ``look()``, a bounded wait for its end
+    (wait_s s; no look when wait_s is None or the start was refused); once
+    ``ended(state)``, ``then()`` starts the next move at once (``next_started``, see
+    _head_start), while Mistral schedules the task that follows it."""
+    done = started or start()
+    if wait_s is None or isinstance(done, actions.Result):
+        return done
+    state = look()
+    return dict(done, state=state,
+                next_started=_head_start(then) if then and ended(state) else None)
 
 
-def stop(connect, server_id, wait_s=None):
-    """compute.stop_server; then its status, looked at for up to wait_s s until SHUTOFF."""
-    return _then(compute.stop_server(connect(), server_id), lambda: compute.wait_for_status(
-        connect(), server_id, "SHUTOFF", wait_s), wait_s)
+def _head_start(start):
+    """``start()``'s answer, or None when it did not go out whole (refused, or the cloud
+    did not answer): the next move's own step then starts it, and reports a refusal."""
+    try:
+        answer = start()
+    except (sdk_exceptions.SDKException, ks_exceptions.ClientException):
+        return None
+    return None if isinstance(answer, actions.Result) else answer
 
 
-def detach(connect, server_id, volume_ids, wait_s=None):
-    """compute.detach_volumes; then the volumes, looked at for up to wait_s s until
-    available (block_storage.wait_for_volumes)."""
-    return _then(compute.detach_volumes(connect(), server_id, volume_ids),
+def stop(connect, server_id, wait_s=None, then_detach=None):
+    """compute.stop_server; then its status, looked at for up to wait_s s until SHUTOFF;
+    once SHUTOFF, the detach of ``then_detach`` (volume ids) started."""
+    return _move(lambda: compute.stop_server(connect(), server_id),
+                 lambda: compute.wait_for_status(connect(), server_id, "SHUTOFF", wait_s),
+                 lambda state: state["status"] == "SHUTOFF", wait_s,
+                 then=then_detach and (lambda: compute.detach_volumes(
+                     connect(), server_id, then_detach)))
+
+
+def detach(connect, server_id, volume_ids, wait_s=None, started=None, then_attach=None):
+    """compute.detach_volumes (unless the fence ``started`` it); then the volumes, looked
+    at for up to wait_s s until available; once they all are, their attach to
+    ``then_attach`` (the standby) started."""
+    return _move(lambda: compute.detach_volumes(connect(), server_id, volume_ids),
                  lambda: block_storage.wait_for_volumes(connect(), volume_ids, "available",
-                                                        wait_s=wait_s), wait_s)
+                                                        wait_s=wait_s),
+                 lambda state: state["done"], wait_s, started,
+                 then_attach and (lambda: compute.attach_volumes(
+                     connect(), then_attach, volume_ids)))
 
 
-def attach(connect, server_id, volume_ids, wait_s=None):
-    """compute.attach_volumes; then the volumes, looked at for up to wait_s s until in-use
-    on ``server_id``."""
-    return _then(compute.attach_volumes(connect(), server_id, volume_ids),
+def attach(connect, server_id, volume_ids, wait_s=None, started=None, stack=None,
+           record=None):
+    """compute.attach_volumes (unless the detach ``started`` it); then the volumes, looked
+    at for up to wait_s s until in-use on ``server_id``; once they all are, ``stack``
+    PATCHed with ``record`` (parameters; orchestration.update_existing), which
+    ha.v1.update_stack then only waits on."""
+    return _move(lambda: compute.attach_volumes(connect(), server_id, volume_ids),
                  lambda: block_storage.wait_for_volumes(connect(), volume_ids, "in-use",
-                                                        server_id, wait_s), wait_s)
+                                                        server_id, wait_s),
+                 lambda state: state["done"], wait_s, started,
+                 record and (lambda: orchestration.update_existing(connect(), stack, record)))
 
 
 class StopServerAction(CallAction):
-    """Ask Nova to stop a server (fencing); with wait_s, its state until SHUTOFF."""
+    """Ask Nova to stop a server (fencing); with wait_s, its state until SHUTOFF; with
+    ``then_detach``, once SHUTOFF, start detaching those volumes."""
 
     call = stop
 
-    def __init__(self, server_id, wait_s=None):
-        self.args = dict(server_id=server_id, wait_s=wait_s)
+    def __init__(self, server_id, wait_s=None, then_detach=None):
+        self.args = dict(server_id=server_id, wait_s=wait_s, then_detach=then_detach)
 
 
 class DetachVolumesAction(CallAction):
-    """Start detaching volumes from a server; with wait_s, the volumes until available."""
+    """Start detaching volumes from a server (unless ``started``); with wait_s, the
+    volumes until available; with ``then_attach``, then start attaching them there."""
 
     call = detach
 
-    def __init__(self, server_id, volume_ids, wait_s=None):
-        self.args = dict(server_id=server_id, volume_ids=volume_ids, wait_s=wait_s)
+    def __init__(self, server_id, volume_ids, wait_s=None, started=None, then_attach=None):
+        self.args = dict(server_id=server_id, volume_ids=volume_ids, wait_s=wait_s,
+                         started=started, then_attach=then_attach)
 
 
 class AttachVolumesAction(CallAction):
-    """Start attaching volumes to a server; with wait_s, the volumes until in-use there."""
+    """Start attaching volumes to a server (unless ``started``); with wait_s, the volumes
+    until in-use there; with ``record``, then the stack's PATCH recording the new active."""
 
     call = attach
 
-    def __init__(self, server_id, volume_ids, wait_s=None):
-        self.args = dict(server_id=server_id, volume_ids=volume_ids, wait_s=wait_s)
+    def __init__(self, server_id, volume_ids, wait_s=None, started=None, stack=None,
+                 record=None):
+        self.args = dict(server_id=server_id, volume_ids=volume_ids, wait_s=wait_s,
+                         started=started, stack=stack, record=record)
 
 
 class FailoverRequestAction(CallAction):

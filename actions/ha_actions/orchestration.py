@@ -574,13 +574,17 @@ class MarkHealthyAction(OpenStackAction):
 
 class UpdateExistingAction(OpenStackAction):
     """PATCH a stack (existing=true) with only the given parameters, or no change, so Heat
-    replaces unhealthy resources; returns the updated_time to wait past."""
+    replaces unhealthy resources; returns the updated_time to wait past. ``patched``: the
+    answer of that PATCH already sent by the caller (update_existing's), returned as it is."""
 
-    def __init__(self, stack, parameters=None):
+    def __init__(self, stack, parameters=None, patched=None):
         self.stack = stack
         self.parameters = parameters
+        self.patched = patched
 
     def run(self, context):
+        if self.patched:
+            return self.patched
         return readable(lambda: update_existing(
             self.connect(context), self.stack, self.parameters))
 

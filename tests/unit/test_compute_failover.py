@@ -137,6 +137,32 @@ def test_detach_volumes(nova):
     assert result == {"server_id": S1, "volumes": {V1: "detaching", V2: "not_attached"}}
 
 
+CINDER = "https://cinder.example.com:8776/v3/p-1234"
+
+
+@pytest.mark.parametrize("volume, answer", [
+    ({"status": "detaching", "attachments": [{"server_id": S1}]}, "detaching"),
+    ({"status": "available", "attachments": []}, "not_attached"),
+])
+def test_a_detach_already_under_way_is_not_refused_again(nova, volume, answer):
+    nova.delete("%s/servers/%s/os-volume_attachments/%s" % (NOVA, S1, V1), status_code=400,
+                json={"badRequest": {"code": 400, "message": "Invalid volume"}})
+    nova.get("%s/volumes/%s" % (CINDER, V1), json={"volume": dict(volume, id=V1)})
+    conn = fake_cloud.connection(TOKEN, "p-1234", {"compute": NOVA, "block-storage": CINDER})
+    assert compute.detach_volumes(conn, S1, [V1])["volumes"] == {V1: answer}
+
+
+def test_a_detach_refused_while_the_volume_is_in_use_there_says_so(nova):
+    nova.delete("%s/servers/%s/os-volume_attachments/%s" % (NOVA, S1, V1), status_code=400,
+                json={"badRequest": {"code": 400, "message": "Invalid volume"}})
+    nova.get("%s/volumes/%s" % (CINDER, V1),
+             json={"volume": {"id": V1, "status": "in-use", "attachments": [{"server_id": S1}]}})
+    conn = fake_cloud.connection(TOKEN, "p-1234", {"compute": NOVA, "block-storage": CINDER})
+    result = compute.detach_volumes(conn, S1, [V1])
+    assert result.is_error()
+    assert "Detaching volume %s on server %s failed" % (V1, S1) in result.error
+
+
 def test_attach_volumes_skips_attached_ones(nova):
     nova.get("%s/servers/%s/os-volume_attachments" % (NOVA, S2),
              json={"volumeAttachments": [{"volumeId": V2, "serverId": S2, "id": V2}]})

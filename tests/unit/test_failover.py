@@ -127,12 +127,70 @@ def moves(monkeypatch):
 
 def test_each_move_looks_for_its_end_for_wait_s(moves):
     conn = lambda: "conn"  # noqa: E731
-    assert failover.stop(conn, "a", 20) == {"result": "stopping", "state": {"status": "SHUTOFF"}}
+    assert failover.stop(conn, "a", 20) == {"result": "stopping", "state": {"status": "SHUTOFF"},
+                                            "next_started": None}
     assert failover.detach(conn, "a", ["v1"], 20)["state"] == {"done": True}
     assert failover.attach(conn, "b", ["v1"], 20)["state"] == {"done": True}
     assert moves == [("stop", "a"), ("status", "a", "SHUTOFF", 20), ("detach", "a", ["v1"]),
                      ("volumes", ["v1"], "available"), ("attach", "b", ["v1"]),
                      ("volumes", ["v1"], "in-use", "b", 20)]
+
+
+def test_each_move_starts_the_next_once_it_sees_its_end(monkeypatch, moves):
+    sent = {"stack": "pair/sid", "parameters": {"active": "b"}, "previous_updated_time": ""}
+    monkeypatch.setattr(failover.orchestration, "update_existing",
+                        lambda conn, stack, parameters: moves.append(
+                            ("patch", stack, parameters)) or sent)
+    conn = lambda: "conn"  # noqa: E731
+    fenced = failover.stop(conn, "a", 20, then_detach=["v1"])
+    assert fenced["next_started"] == {"volumes": {}}
+    detached = failover.detach(conn, "a", ["v1"], 20, fenced["next_started"], then_attach="b")
+    attached = failover.attach(conn, "b", ["v1"], 20, detached["next_started"], "pair/sid",
+                               {"active": "b"})
+    assert attached["next_started"] == sent
+    # each start is made once, by the move before, as soon as that one saw its end
+    assert moves == [("stop", "a"), ("status", "a", "SHUTOFF", 20), ("detach", "a", ["v1"]),
+                     ("volumes", ["v1"], "available"), ("attach", "b", ["v1"]),
+                     ("volumes", ["v1"], "in-use", "b", 20),
+                     ("patch", "pair/sid", {"active": "b"})]
+
+
+@pytest.mark.parametrize("seen", [{"status": "ACTIVE"}, {"status": "SHUTDOWN"}])
+def test_no_volume_moves_before_the_old_active_is_seen_shutoff(monkeypatch, moves, seen):
+    monkeypatch.setattr(failover.compute, "wait_for_status", lambda *args: seen)
+    assert failover.stop(lambda: "conn", "a", 20, then_detach=["v1"])["next_started"] is None
+    assert moves == [("stop", "a")]
+
+
+@pytest.mark.parametrize("move, args", [
+    (failover.detach, ("a", ["v1"], 20, None, "b")),
+    (failover.attach, ("b", ["v1"], 20, None, "pair", {"active": "b"})),
+])
+def test_nothing_is_started_before_every_volume_is_seen_where_it_goes(monkeypatch, moves,
+                                                                       move, args):
+    monkeypatch.setattr(failover.block_storage, "wait_for_volumes",
+                        lambda *args, **kwargs: {"done": False})
+    monkeypatch.setattr(failover.orchestration, "update_existing", pytest.fail)
+    assert move(lambda: "conn", *args)["next_started"] is None
+    assert [m[0] for m in moves] == [move.__name__]
+
+
+def test_a_start_that_did_not_go_out_whole_is_left_to_its_own_step(monkeypatch, moves):
+    def refused(conn, stack, parameters):
+        raise failover.sdk_exceptions.ConflictException("stack pair is UPDATE_IN_PROGRESS")
+    monkeypatch.setattr(failover.orchestration, "update_existing", refused)
+    attached = failover.attach(lambda: "conn", "b", ["v1"], 20, None, "pair", {"active": "b"})
+    assert attached["next_started"] is None and attached["state"] == {"done": True}
+    partly = failover.actions.Result(error="Attaching volume v2 on server b failed")
+    monkeypatch.setattr(failover.compute, "attach_volumes", lambda *args: partly)
+    assert failover.detach(lambda: "conn", "a", ["v1", "v2"], 20, None, "b")["next_started"] is None
+
+
+def test_a_move_the_one_before_started_is_only_looked_at(moves):
+    started = {"server_id": "a", "volumes": {"v1": "detaching"}}
+    assert failover.detach(lambda: "conn", "a", ["v1"], 20, started)["volumes"] == {
+        "v1": "detaching"}
+    assert moves == [("volumes", ["v1"], "available")]
 
 
 def test_a_move_without_wait_s_only_triggers_as_before(moves):
@@ -149,3 +207,4 @@ def test_a_refused_move_is_not_looked_at(monkeypatch, moves):
     monkeypatch.setattr(failover.compute, "attach_volumes", lambda *args: refused)
     assert failover.attach(lambda: "conn", "b", ["v1"], 20) is refused
     assert moves == []
+

@@ -659,6 +659,12 @@ class TestActions:
         result = orch.UpdateExistingAction("%s/%s" % ROOT).run(None)
         assert result.is_error() and "in progress" in result.error
 
+    def test_a_patch_the_caller_sent_is_only_handed_back(self, heat):
+        sent = {"stack": "%s/%s" % ROOT, "parameters": {"active": "b"},
+                "previous_updated_time": "2026-12-07T05:00:00Z"}
+        assert orch.UpdateExistingAction("web", {"active": "b"}, patched=sent).run(None) == sent
+        assert heat.request_history == []
+
     def test_unexpected_errors_propagate(self, monkeypatch):
         monkeypatch.setattr(orch, "get_stack", lambda conn, stack: 1 / 0)
         with pytest.raises(ZeroDivisionError):
