@@ -35,6 +35,20 @@ def volume_status(conn, volume_id):
     }
 
 
+def detach_under_way(conn, server_id, volume_id):
+    """``detaching`` or ``not_attached`` (from ``server_id``) as Cinder shows the volume
+    now, else None (also when Cinder cannot say): compute.detach_volume's ``under_way``."""
+    try:
+        vol = volume_status(conn, volume_id)
+    except sdk_exceptions.SDKException:
+        return None
+    if vol["status"] == NOT_FOUND:
+        return None
+    if server_id not in vol["attached_to"]:
+        return "not_attached"
+    return "detaching" if vol["status"] == "detaching" else None
+
+
 def volume_statuses(conn, volume_ids, expect=None, server_id=None):
     """Each volume's status and servers, and whether the wait for ``expect`` is over.
 

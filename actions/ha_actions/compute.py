@@ -5,6 +5,7 @@ Connection and plain values and return plain dicts.
 """
 
 import datetime
+import functools
 import time
 
 from openstack import exceptions as sdk_exceptions
@@ -366,32 +367,21 @@ def attached_volume_ids(conn, server_id):
     return [a["volumeId"] for a in resp.json().get("volumeAttachments", [])]
 
 
-def detach_volume(conn, server_id, volume_id):
+def detach_volume(conn, server_id, volume_id, under_way=None):
     """Start detaching a volume from a server: ``detaching``, or ``not_attached`` (404).
-    A refusal (Nova's 400) of a volume already detaching, or no longer on the server, is
-    taken as that answer: a detach started before (by the fence, or a try lost with its
-    executor) is not refused a second time."""
+    A refusal (Nova's 400) of a volume ``under_way(volume_id)`` says is already detaching,
+    or no longer on the server, is taken as that answer: a detach started before (by the
+    fence, or a try lost with its executor) is not refused a second time."""
     resp = conn.compute.delete(
         "/servers/%s/os-volume_attachments/%s" % (server_id, volume_id))
     if resp.status_code == 404:
         return "not_attached"
-    if resp.status_code in (400, 409):
-        already = _detach_under_way(conn, server_id, volume_id)
+    if resp.status_code in (400, 409) and under_way:
+        already = under_way(volume_id)
         if already:
             return already
     sdk_exceptions.raise_from_response(resp)
     return "detaching"
-
-
-def _detach_under_way(conn, server_id, volume_id):
-    """``detaching`` or ``not_attached`` as Cinder shows the volume now, else None."""
-    resp = conn.block_storage.get("/volumes/%s" % volume_id)
-    if resp.status_code != 200:
-        return None
-    volume = resp.json()["volume"]
-    if server_id not in {a.get("server_id") for a in volume.get("attachments") or ()}:
-        return "not_attached"
-    return "detaching" if volume["status"] == "detaching" else None
 
 
 def attach_volume(conn, server_id, volume_id):
@@ -423,9 +413,11 @@ def _volume_error(verb, server_id, volume_id, done, exc):
         ", ".join("%s (%s)" % item for item in done.items()) or "none"))
 
 
-def detach_volumes(conn, server_id, volume_ids):
-    """Start detaching each volume from ``server_id``; ``{server_id, volumes: {id: result}}``."""
-    return _each_volume(conn, detach_volume, server_id, volume_ids, "Detaching")
+def detach_volumes(conn, server_id, volume_ids, under_way=None):
+    """Start detaching each volume from ``server_id``; ``{server_id, volumes: {id: result}}``
+    (``under_way``: see detach_volume)."""
+    return _each_volume(conn, functools.partial(detach_volume, under_way=under_way),
+                        server_id, volume_ids, "Detaching")
 
 
 def attach_volumes(conn, server_id, volume_ids):

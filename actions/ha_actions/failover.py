@@ -87,15 +87,20 @@ def stop(connect, server_id, wait_s=None, then_detach=None):
     return _move(lambda: compute.stop_server(connect(), server_id),
                  lambda: compute.wait_for_status(connect(), server_id, "SHUTOFF", wait_s),
                  lambda state: state["status"] == "SHUTOFF", wait_s,
-                 then=then_detach and (lambda: compute.detach_volumes(
-                     connect(), server_id, then_detach)))
+                 then=then_detach and (lambda: _detach(connect, server_id, then_detach)))
+
+
+def _detach(connect, server_id, volume_ids):
+    """compute.detach_volumes, a detach already under way (Cinder's view) taken as such."""
+    return compute.detach_volumes(connect(), server_id, volume_ids, under_way=lambda vid: (
+        block_storage.detach_under_way(connect(), server_id, vid)))
 
 
 def detach(connect, server_id, volume_ids, wait_s=None, started=None, then_attach=None):
     """compute.detach_volumes (unless the fence ``started`` it); then the volumes, looked
     at for up to wait_s s until available; once they all are, their attach to
     ``then_attach`` (the standby) started."""
-    return _move(lambda: compute.detach_volumes(connect(), server_id, volume_ids),
+    return _move(lambda: _detach(connect, server_id, volume_ids),
                  lambda: block_storage.wait_for_volumes(connect(), volume_ids, "available",
                                                         wait_s=wait_s),
                  lambda state: state["done"], wait_s, started,

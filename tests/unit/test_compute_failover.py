@@ -149,7 +149,7 @@ def test_a_detach_already_under_way_is_not_refused_again(nova, volume, answer):
                 json={"badRequest": {"code": 400, "message": "Invalid volume"}})
     nova.get("%s/volumes/%s" % (CINDER, V1), json={"volume": dict(volume, id=V1)})
     conn = fake_cloud.connection(TOKEN, "p-1234", {"compute": NOVA, "block-storage": CINDER})
-    assert compute.detach_volumes(conn, S1, [V1])["volumes"] == {V1: answer}
+    assert failover.detach(lambda: conn, S1, [V1])["volumes"] == {V1: answer}
 
 
 def test_a_detach_refused_while_the_volume_is_in_use_there_says_so(nova):
@@ -158,7 +158,7 @@ def test_a_detach_refused_while_the_volume_is_in_use_there_says_so(nova):
     nova.get("%s/volumes/%s" % (CINDER, V1),
              json={"volume": {"id": V1, "status": "in-use", "attachments": [{"server_id": S1}]}})
     conn = fake_cloud.connection(TOKEN, "p-1234", {"compute": NOVA, "block-storage": CINDER})
-    result = compute.detach_volumes(conn, S1, [V1])
+    result = failover.detach(lambda: conn, S1, [V1])
     assert result.is_error()
     assert "Detaching volume %s on server %s failed" % (V1, S1) in result.error
 
