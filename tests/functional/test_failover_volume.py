@@ -85,6 +85,14 @@ def test_failover_moves_the_volume_and_heat_keeps_it_there(conn, mistral, stacks
     assert [s["name"] for s in report["steps"]] == ["inspect", "fence", "detach", "attach",
                                                     "record"]
     assert all(isinstance(s["duration_s"], (int, float)) for s in report["steps"])
+    # Each move started the next once it saw its own end: the fence the detach, the detach
+    # the attach, the attach the record's PATCH (the record's update only waited on it).
+    seen = {t["name"]: json.loads(t.get("published") or "{}")
+            for t in mistral.api().tasks(execution["ID"])}
+    assert seen["fence"]["detaching"]["volumes"] == {volume_ids[0]: "detaching"}, seen
+    assert seen["detach"]["attaching"]["volumes"] == {volume_ids[0]: "attaching"}, seen
+    assert seen["attach"]["patched"]["parameters"] == {"active": "server_b"}, seen
+    assert seen["update"]["previous"] == seen["attach"]["patched"]["previous_updated_time"]
     assert where(conn, volume_ids) == {volume_ids[0]: ("in-use", [b])}
     assert server_status(conn, a) == "SHUTOFF"
     assert server_status(conn, b) == "ACTIVE"
