@@ -26,9 +26,12 @@ Two runs started at once on two engines may miss each other: an execution is vis
 when its engine commits it, not at its ``created_at``. Of two such runs the younger can
 only miss the older when the older looks later, and then the older sees the younger. So
 a run also checks each *younger* rival it sees: what that rival's own guard was handed
-(its recorded input, ``counts_me_as_older``). A younger rival that did not count this run
-goes on, and this run yields to it; one that did yields, and this run goes on. Exactly
-one of them changes the stack, with no pause when there is no rival.
+(its recorded input, ``counts_me_as_older``). One that did count this run yields, and this
+run goes on. One that did not may still yield to a run older than itself in its own list,
+which may yield to this one (three runs started at once: none would go on), so this run
+waits for that rival's answer (``went_on``) and yields only to one that went on. Exactly
+one of them changes the stack, with no pause when there is no rival: a run that goes on
+has no older run in its list, and every older run that missed it waited for its answer.
 
 Reading the progress or the guard input of another execution is I/O: ``needs_progress``
 and ``younger_rivals`` say for which runs it is worth it, the caller reads it
@@ -124,6 +127,26 @@ def counts_me_as_older(me_id, recorded):
     return me_id in ids
 
 
+def went_on(result):
+    """Whether a rival's guard let it go on, read from its guard action's answer
+    (``result``: concurrent_runs' answer, or a dict with it as ``guard``): True or False;
+    None while it has not answered, or answered no guard (its action failed)."""
+    answer = result.get("guard", result) if isinstance(result, dict) else None
+    if not isinstance(answer, dict) or "blocking" not in answer:
+        return None
+    return not answer["blocking"]
+
+
+def younger_verdict(me_id, recorded, result=None):
+    """What a younger rival's guard, handed ``recorded`` and answering ``result``, means
+    for ``me_id``: True, it counted me as older and yields to me; None, it missed me but
+    yielded itself (a run older than it in its own list blocked it), so it blocks no one;
+    False, it missed me and went on, or has not answered yet: I yield to it."""
+    if counts_me_as_older(me_id, recorded):
+        return True
+    return None if went_on(result) is False else False
+
+
 def _age(value, now):
     return int((now - parse_created_at(value)).total_seconds())
 
@@ -146,10 +169,10 @@ def concurrent_runs(me, running, stack_refs, stale_after=DEFAULT_STALE_AFTER, no
     runs about a server of none of ``members``) neither block nor are blocked.
     ``progress``: {execution id: time of its newest task change} for the runs
     ``needs_progress`` named (a run not in it has made progress).
-    ``seen_me``: {younger rival's id: whether it counted ``me`` as older}; a rival not in
-    it has not looked yet and will see ``me``. Returns ``{"older": [ids], "younger":
-    [ids that went on without seeing me], "blocking": older + younger, "stale": [{"id",
-    "created_at", "quiet_s"}], "message": str}``.
+    ``seen_me``: {younger rival's id: younger_verdict}; only False (it missed ``me`` and
+    went on) blocks; a rival not in it has not looked yet and will see ``me``. Returns
+    ``{"older": [ids], "younger": [ids that went on without seeing me], "blocking":
+    older + younger, "stale": [{"id", "created_at", "quiet_s"}], "message": str}``.
     """
     check_stale_after(stale_after)
     now = _now(now)

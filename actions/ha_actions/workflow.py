@@ -119,9 +119,10 @@ def end_lost_execution(conn, execution_id, by, quiet_s):
     return ended
 
 
-# How long a run waits for a younger rival's guard to be handed its input (its earlier
-# tasks take about a second); one that has not looked by then will see this run.
-CONFIRM_S = 10.0
+# How long a run waits for a younger rival's guard: to be handed its input (its earlier
+# tasks take about a second) and, when it missed this run, to decide (it may wait on its
+# own younger rivals). One that has not looked by then will see this run.
+CONFIRM_S = 30.0
 CONFIRM_INTERVAL = 0.25
 
 
@@ -137,20 +138,28 @@ def _loaded(value):
 GUARD_TASKS = ("decide", "check_concurrency", "inspect")
 
 
-def recorded_guard_input(conn, execution_id):
-    """What ``execution_id``'s guard task (GUARD_TASKS) was handed, or None while Mistral
-    has not scheduled that action (its input is fixed when it is). A task tried again (its
-    executor died) is handed a new input: the newest one decides. replace_member's inspect
-    (no ``running`` in its input) is not the guard."""
+def guard_record(conn, execution_id):
+    """``{"input", "result"}`` of ``execution_id``'s guard task (GUARD_TASKS): what its
+    action was handed and what it answered (None until it has); None while Mistral has
+    not scheduled that action (its input is fixed when it is). A task tried again (its
+    executor died) is handed a new input: the newest try decides. replace_member's
+    inspect (no ``running`` in its input) is not the guard."""
     tasks = _get(conn, "/tasks", workflow_execution_id=execution_id,
                  name="in:" + ",".join(GUARD_TASKS))["tasks"]
     for task in tasks:
-        tries = _get(conn, "/tasks/%s/action_executions" % task["id"],
+        tries = _get(conn, "/tasks/%s/action_executions" % task["id"], include_output=True,
                      sort_keys="created_at", sort_dirs="asc")["action_executions"]
         recorded = _loaded(tries[-1].get("input")) if tries else {}
         if "running" in recorded:
-            return recorded
+            output = _loaded(tries[-1].get("output")) if tries[-1].get("output") else {}
+            return {"input": recorded, "result": output.get("result")}
     return None
+
+
+def recorded_guard_input(conn, execution_id):
+    """What ``execution_id``'s guard task was handed (guard_record), or None."""
+    record = guard_record(conn, execution_id)
+    return record and record["input"]
 
 
 def _still_running(conn, execution_id):
@@ -159,18 +168,23 @@ def _still_running(conn, execution_id):
 
 def seen_by_younger(conn, me_id, younger_ids, timeout=CONFIRM_S, interval=CONFIRM_INTERVAL,
                     sleep=time.sleep, clock=time.monotonic):
-    """{younger rival: whether its guard counted ``me_id`` as older}, for the rivals whose
-    guard has been handed its input within ``timeout`` s; one that ended first is left
-    out (it changes nothing now), as is one still before its guard at the end (it will
-    see ``me_id``)."""
+    """{younger rival: guard.younger_verdict} for the rivals whose guard has been handed
+    its input within ``timeout`` s: True, it counted ``me_id`` as older; False, it missed
+    it and went on (or had not decided by then); None, it missed it but yielded itself.
+    One that ended first is left out (it changes nothing now), as is one still before
+    its guard at the end (it will see ``me_id``)."""
     seen, pending = {}, list(younger_ids)
     deadline = clock() + timeout
     while pending:
         for ex_id in list(pending):
-            recorded = recorded_guard_input(conn, ex_id)
-            if recorded is not None:
-                seen[ex_id] = guard.counts_me_as_older(me_id, recorded)
-            if recorded is not None or not _still_running(conn, ex_id):
+            record = guard_record(conn, ex_id)
+            if record is not None:
+                seen[ex_id] = guard.younger_verdict(me_id, record["input"], record["result"])
+                if seen[ex_id] is not False or guard.went_on(record["result"]):
+                    pending.remove(ex_id)
+                    continue
+            if not _still_running(conn, ex_id):
+                seen.pop(ex_id, None)
                 pending.remove(ex_id)
         if not pending or clock() >= deadline:
             break

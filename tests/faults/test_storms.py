@@ -39,8 +39,12 @@ def start_at_once(run, workflow, inputs, count=10):
 
 def the_one(results, status):
     """The report of the one execution that ended ``status``."""
-    return [out["report"] for ex, out in results.values()
-            if out["report"]["status"] == status][0]
+    reports = {ex["id"]: (ex["state"], (out or {}).get("report") or {})
+               for ex, out in results.values()}
+    ended = [report for _, report in reports.values() if report.get("status") == status]
+    assert len(ended) == 1, {ex_id: (state, report.get("status"), report.get("message"))
+                             for ex_id, (state, report) in reports.items()}
+    return ended[0]
 
 
 def test_fifty_alarm_posts_for_one_failed_server(load, conn, admin_conn, stacks,
@@ -85,14 +89,16 @@ def test_fifty_alarm_posts_for_one_failed_server(load, conn, admin_conn, stacks,
         assert server_status(conn, after[group.victim]["servers"][0]) == "ACTIVE"
 
 
-def assert_skips_name_older_runs(results, stack_id):
-    """Every run that skipped names runs of the same burst, as older, in its message."""
+def assert_skips_name_their_rivals(results, stack_id):
+    """Every run that skipped names runs of the same burst in its message: older ones,
+    or younger ones that did not see it and went on."""
     for _, output in results.values():
         report = output["report"]
         if report["status"] == "skipped":
             assert report["running_executions"], report
             assert set(report["running_executions"]) <= set(results), report
-            assert "older execution" in report["message"], report
+            assert ("older execution" in report["message"] or
+                    "did not see this one" in report["message"]), report
             assert all(e in report["message"] for e in report["running_executions"]), report
             assert report["stack"]["id"] == stack_id, report
 
@@ -100,7 +106,7 @@ def assert_skips_name_older_runs(results, stack_id):
 def assert_guards_agree(conn, results):
     """What each run's guard was handed is what the others read back from Mistral, and it
     agrees with who went on: a skipped run counted the run it names as older, or that
-    run missed it (and read back that it was not counted)."""
+    run missed it (read back: it was not counted) and went on."""
     recorded = {ex_id: mistral_calls.recorded_guard_input(conn, ex_id) for ex_id in results}
     assert all(given is None or given["me"]["id"] == ex_id
                for ex_id, given in recorded.items()), recorded
@@ -110,7 +116,8 @@ def assert_guards_agree(conn, results):
         for rival in output["report"]["running_executions"]:
             assert guard.counts_me_as_older(rival, recorded[ex_id]) or (
                 recorded[rival] is not None and
-                not guard.counts_me_as_older(ex_id, recorded[rival])), (ex_id, rival)
+                not guard.counts_me_as_older(ex_id, recorded[rival]) and
+                results[rival][1]["report"]["status"] != "skipped"), (ex_id, rival)
 
 
 def test_ten_executions_for_one_stack_at_once(load, conn, admin_conn, stacks):
@@ -120,7 +127,7 @@ def test_ten_executions_for_one_stack_at_once(load, conn, admin_conn, stacks):
         start_at_once(run, REPLACE, group.inputs())
         results = run.results()
         group.assert_healed(the_one(results, "replaced"))
-        assert_skips_name_older_runs(results, group.stack_id)
+        assert_skips_name_their_rivals(results, group.stack_id)
         assert_guards_agree(conn, results)
 
 
@@ -148,4 +155,5 @@ def test_ten_failovers_of_one_pair_at_once(load, conn, stacks):
         start_at_once(run, FAILOVER, pair.inputs())
         results = run.results()
         pair.assert_failed_over(the_one(results, "failed_over"))
-        assert_skips_name_older_runs(results, pair.stack_id)
+        assert_skips_name_their_rivals(results, pair.stack_id)
+        assert_guards_agree(conn, results)

@@ -269,3 +269,18 @@ def test_runs_that_healed_nothing_here_are_no_heals(other):
 def test_a_failed_run_that_replaced_a_member_is_a_heal():
     run_ = dict(ended("x", "2026-12-03 08:59:50", ["m-1"], status="failed"), state="ERROR")
     assert history([run_], cooldown=60)["status"] == "cooldown"
+
+
+def test_a_younger_rival_that_missed_me_blocks_me_only_once_it_went_on():
+    young = run("z", "2026-12-03 08:59:31")
+    went, yielded = {"guard": {"blocking": []}}, {"guard": {"blocking": ["y"]}}
+    assert guard.younger_verdict("m", recorded(young, ME)) is True
+    assert guard.younger_verdict("m", recorded(young), went) is False
+    assert guard.younger_verdict("m", recorded(young), yielded) is None
+    assert guard.younger_verdict("m", recorded(young)) is False  # not answered yet
+    # An answer that is no guard's (its action failed) is no answer.
+    assert guard.went_on("Heartbeat wasn't received.") is None
+    assert guard.went_on({"next": "report"}) is None
+    assert guard.went_on({"blocking": []}) is True  # check_concurrency (older releases)
+    got = guard.concurrent_runs(ME, [ME, young], REFS, now=NOW, seen_me={"z": None})
+    assert got["blocking"] == [] and got["message"] == ""

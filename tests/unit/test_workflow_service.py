@@ -105,23 +105,40 @@ def guard_input(me_id, *seen):
     return json.dumps({"me": me, "running": running, "stack_refs": ["pair"]})
 
 
-def rival_tasks(mocker, ex_id, *inputs, state="RUNNING"):
-    """Mistral's answers about a rival: its check_concurrency task's action executions
-    (one answer per look; [] when it has not been scheduled yet) and its state."""
+def guard_answer(went_on):
+    """A rival's guard action's output (the API's JSON string): it went on, or yielded."""
+    return json.dumps({"result": {"guard": {"blocking": [] if went_on else ["x"]},
+                                  "next": "fence" if went_on else "report"}})
+
+
+def rival_tasks(mocker, ex_id, *tries, state="RUNNING"):
+    """Mistral's answers about a rival: its guard task's action executions, one answer per
+    look (an input, an (input, output) pair, a list of tries; None: not scheduled yet),
+    and its state."""
+    def answer(given):
+        if isinstance(given, list):
+            return given
+        if isinstance(given, tuple):
+            return [{"input": given[0], "output": given[1]}]
+        return [{"input": given}] if given else []
+
     mocker.get("%s/tasks?workflow_execution_id=%s" % (MISTRAL, ex_id),
                json={"tasks": [{"id": "t-" + ex_id}]})
-    mocker.get("%s/tasks/t-%s/action_executions" % (MISTRAL, ex_id), [
-        {"json": {"action_executions": given if isinstance(given, list) else
-                  [{"input": given}] if given else []}}
-        for given in inputs])
+    mocker.get("%s/tasks/t-%s/action_executions" % (MISTRAL, ex_id),
+               [{"json": {"action_executions": answer(given)}} for given in tries])
     mocker.get("%s/executions/%s" % (MISTRAL, ex_id), json={"id": ex_id, "state": state})
 
 
-@pytest.mark.parametrize("inputs, state, seen", [
+@pytest.mark.parametrize("tries, state, seen", [
     # Its guard was handed this run: it yields to it.
     ((guard_input("z", "me"),), "RUNNING", {"z": True}),
-    # Its guard missed this run, on the second look: it goes on, this one must yield.
-    ((None, guard_input("z")), "RUNNING", {"z": False}),
+    # Its guard missed this run, on the second look; on the third it has gone on: this
+    # one must yield.
+    ((None, guard_input("z"), (guard_input("z"), guard_answer(True))), "RUNNING",
+     {"z": False}),
+    # Its guard missed this run but yielded to a run older than itself: it blocks no one
+    # (three runs at once: the oldest goes on).
+    (((guard_input("z"), guard_answer(False)),), "RUNNING", {"z": None}),
     # It ended before its guard (e.g. the stack was busy): it changes nothing.
     ((None,), "ERROR", {}),
     # Its guard was tried again (executor lost) after this run appeared: the newest try
@@ -129,16 +146,52 @@ def rival_tasks(mocker, ex_id, *inputs, state="RUNNING"):
     (([{"input": guard_input("z")}, {"input": guard_input("z", "me")}],), "RUNNING",
      {"z": True}),
 ])
-def test_a_younger_rivals_guard_input_says_whether_it_counted_this_run(inputs, state, seen):
+def test_a_younger_rivals_guard_says_whether_it_counted_this_run_or_went_on(tries, state,
+                                                                           seen):
     pauses = []
     with requests_mock.Mocker() as mocker:
-        rival_tasks(mocker, "z", *inputs, state=state)
+        rival_tasks(mocker, "z", *tries, state=state)
         got = wf.seen_by_younger(make_connection(), "me", ["z"], sleep=pauses.append)
         asked = [r.qs for r in mocker.request_history if r.path.endswith("/tasks")]
+        tries_asked = [r.qs for r in mocker.request_history
+                       if r.path.endswith("/action_executions")]
     assert got == seen
-    assert pauses == [wf.CONFIRM_INTERVAL] * (len(inputs) - 1)
+    assert pauses == [wf.CONFIRM_INTERVAL] * (len(tries) - 1)
     assert asked[0] == {"workflow_execution_id": ["z"],
                         "name": ["in:decide,check_concurrency,inspect"]}
+    assert tries_asked[0]["include_output"] == ["true"]
+
+
+def test_a_rival_that_missed_this_run_and_has_not_answered_is_yielded_to_in_the_end():
+    clock = fake_cloud.Clock()
+    with requests_mock.Mocker() as mocker:
+        rival_tasks(mocker, "z", guard_input("z"))
+        got = wf.seen_by_younger(make_connection(), "me", ["z"], timeout=2, interval=0.5,
+                                 sleep=clock.sleep, clock=clock)
+    assert got == {"z": False} and clock.now == 2
+
+
+def test_three_runs_started_at_once_let_the_oldest_go_on_when_the_others_yield_in_a_ring():
+    """'a' (oldest) committed last: 'j' missed it and yielded to 'i', which saw 'a' and
+    yielded to it; 'a' waited for 'j''s answer instead of yielding to it."""
+    young = [dict(ME, id=ex_id, stack="pair", created_at="2026-12-03 09:00:0%d" % n)
+             for n, ex_id in ((1, "i"), (2, "j"))]
+    me = dict(ME, id="a")
+
+    def recorded(rival, *listed):
+        return json.dumps({"me": rival, "running": [dict(rival)] + list(listed),
+                           "stack_refs": ["pair"]})
+
+    with requests_mock.Mocker() as mocker:
+        rival_tasks(mocker, "i", (recorded(young[0], dict(me, stack="pair")),
+                                  guard_answer(False)))
+        rival_tasks(mocker, "j", guard_input("j"), (recorded(young[1], young[0]),
+                                                    guard_answer(False)))
+        got = wf.concurrent_runs(make_connection, me, [dict(me, stack="pair")] + young,
+                                 ["pair"], stale_after=10 ** 9,
+                                 confirm=lambda conn, me_id, ids: wf.seen_by_younger(
+                                     conn, me_id, ids, sleep=lambda s: None))
+    assert got["blocking"] == [] and got["message"] == ""
 
 
 def test_the_guard_input_is_the_guard_tasks_not_replace_members_inspect():
