@@ -264,6 +264,20 @@ def readable(fn, budget=None, sleep=time.sleep, clock=time.monotonic):
         pause = min(pause * 2, 8.0)
 
 
+def head_start(start):
+    """``start()``'s answer, or None when it did not go out whole (refused, or the cloud
+    did not answer): a move that starts the next one as soon as it sees its own end
+    leaves such a start to the next move's own step, which starts it again and reports a
+    refusal in its own words."""
+    from openstack import exceptions as sdk_exceptions
+
+    try:
+        answer = start()
+    except (sdk_exceptions.SDKException, ks_exceptions.ClientException):
+        return None
+    return None if isinstance(answer, actions.Result) else answer
+
+
 class OpenStackAction(actions.Action):
     """Base for pack actions: ``self.connect(context)`` gives the caller's Connection.
 

@@ -15,12 +15,10 @@ PATCH): the next step's task then only looks for that move's end (its ``started`
 no move waits on Mistral scheduling the task that follows.
 """
 
-from keystoneauth1 import exceptions as ks_exceptions
 from mistral_lib import actions
-from openstack import exceptions as sdk_exceptions
 
 from ha_actions import block_storage, compute, guard, inputs, orchestration, pair, workflow
-from ha_actions.connection import CallAction
+from ha_actions.connection import CallAction, head_start
 
 
 def failover_request(connect, stack, workflow_name, **request):
@@ -62,23 +60,13 @@ def _move(start, look, ended, wait_s, started=None, then=None):
     for it, else ``start()``), then ``state``: ``look()``, a bounded wait for its end
     (wait_s s; no look when wait_s is None or the start was refused); once
     ``ended(state)``, ``then()`` starts the next move at once (``next_started``, see
-    _head_start), while Mistral schedules the task that follows it."""
+    head_start), while Mistral schedules the task that follows it."""
     done = started or start()
     if wait_s is None or isinstance(done, actions.Result):
         return done
     state = look()
     return dict(done, state=state,
-                next_started=_head_start(then) if then and ended(state) else None)
-
-
-def _head_start(start):
-    """``start()``'s answer, or None when it did not go out whole (refused, or the cloud
-    did not answer): the next move's own step then starts it, and reports a refusal."""
-    try:
-        answer = start()
-    except (sdk_exceptions.SDKException, ks_exceptions.ClientException):
-        return None
-    return None if isinstance(answer, actions.Result) else answer
+                next_started=head_start(then) if then and ended(state) else None)
 
 
 def stop(connect, server_id, wait_s=None, then_detach=None):

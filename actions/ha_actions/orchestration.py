@@ -337,14 +337,15 @@ def mark_healthy(conn, ref, resource):
     sdk_exceptions.raise_from_response(resp)
 
 
-def update_existing(conn, stack, parameters=None):
+def update_existing(conn, stack, parameters=None, before=None):
     """PATCH a stack (existing=true) with only ``parameters`` ({} or None: no change).
 
     Heat converges it again: replaces the resources marked unhealthy, applies the new
     parameter values. Returns the stack's ``ref`` and its ``updated_time`` before the
-    PATCH ('' if none) for ``stack_progress``'s previous_updated_time.
+    PATCH ('' if none) for ``stack_progress``'s previous_updated_time (``before``: the
+    stack as Heat showed it just now, else read first).
     """
-    before = get_stack(conn, stack)
+    before = before or get_stack(conn, stack)
     ref = stack_ref(before)
     body = {"parameters": parameters} if parameters else {}
     resp = conn.orchestration.patch("/stacks/%s" % ref, json=body)

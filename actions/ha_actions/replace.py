@@ -16,7 +16,7 @@ unhealthy, which Heat takes again as it is.
 """
 
 from ha_actions import compute, guard, orchestration, selection, workflow
-from ha_actions.connection import CallAction
+from ha_actions.connection import CallAction, head_start
 
 
 def request(connect, stack, group, workflow_name, **given):
@@ -74,12 +74,28 @@ def decide(connect, me, running, stack_refs, members, plan, strategy, member=Non
 def inspect_batch(connect, stack, group, members, reason=None, mark=True, look=None):
     """orchestration.group_members (or ``look``, the run's own look just before the first
     batch); unless the stack is busy, and when ``mark``, the batch's ``members`` marked
-    unhealthy in the group (``marked``)."""
+    unhealthy in the group (``marked``) and the root stack's PATCH sent at once
+    (``patched``: orchestration.update_existing's answer, which ha.v1.update_stack then
+    only waits on; None when it did not go out whole: update_stack sends it)."""
     look = dict(look) if look else orchestration.group_members(connect(), stack, group)
+    look["patched"] = None
     if mark and not look["busy"]:
         look["marked"] = orchestration.mark_members(connect(), look["group"]["ref"], members,
                                                     reason)
+        look["patched"] = head_start(lambda: _start_update(connect(), look["stack"]))
     return look
+
+
+def _start_update(conn, looked):
+    """orchestration.update_existing of the stack ``looked`` at (its stack_summary) when
+    Heat is not working on it; when it is, that update (a try of this action lost with
+    its executor sent it), waited on from the time looked at, is not PATCHed over."""
+    stack = orchestration.get_stack(conn, looked["ref"])
+    now = orchestration.stack_summary(stack)
+    if now["in_progress"]:
+        return {"stack": now["ref"], "parameters": {},
+                "previous_updated_time": looked.get("updated_time") or ""}
+    return orchestration.update_existing(conn, now["ref"], before=stack)
 
 
 def verify(connect, stack, group, before, names):

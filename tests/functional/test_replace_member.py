@@ -1,6 +1,7 @@
 """ha.v1.replace_member on real Heat and Nova, run with the mistral CLI as the member user."""
 
 import concurrent.futures
+import json
 import time
 
 import pytest
@@ -205,6 +206,18 @@ def test_count_two_replaces_in_batches_of_one(conn, mistral, asg):
     assert execution["State"] == "SUCCESS", execution["State info"]
     assert_replaced_exactly(before, members(conn, asg["id"]), report, two_oldest)
     assert len(report["batches"]) == 2
+    # Each batch's inspect marked its member and PATCHed the stack at once; the batch's
+    # update (ha.v1.update_stack) only waited on that PATCH.
+    tasks = mistral.api().tasks(execution["ID"])
+    published = {name: [json.loads(t.get("published") or "{}") for t in tasks
+                        if (t["workflow_name"], t["name"]) == name]
+                 for name in (("ha.v1.replace_member_batch", "inspect"),
+                              ("ha.v1.update_stack", "update"))}
+    patched = [p["before"]["patched"] for p in published["ha.v1.replace_member_batch",
+                                                         "inspect"]]
+    assert len(patched) == 2 and all(p and p["parameters"] == {} for p in patched), patched
+    assert sorted(p["previous"] for p in published["ha.v1.update_stack", "update"]) == sorted(
+        p["previous_updated_time"] for p in patched)
 
 
 # Refused by the input checks or the stack lookup, before the concurrency guard: all

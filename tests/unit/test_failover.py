@@ -4,6 +4,7 @@ were six tasks; each service call is stubbed where failover.py makes it."""
 import json
 
 import pytest
+from openstack import exceptions as sdk_exceptions
 
 from ha_actions import failover
 
@@ -177,7 +178,7 @@ def test_nothing_is_started_before_every_volume_is_seen_where_it_goes(monkeypatc
 
 def test_a_start_that_did_not_go_out_whole_is_left_to_its_own_step(monkeypatch, moves):
     def refused(conn, stack, parameters):
-        raise failover.sdk_exceptions.ConflictException("stack pair is UPDATE_IN_PROGRESS")
+        raise sdk_exceptions.ConflictException("stack pair is UPDATE_IN_PROGRESS")
     monkeypatch.setattr(failover.orchestration, "update_existing", refused)
     attached = failover.attach(lambda: "conn", "b", ["v1"], 20, None, "pair", {"active": "b"})
     assert attached["next_started"] is None and attached["state"] == {"done": True}

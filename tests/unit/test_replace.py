@@ -4,6 +4,7 @@ what were nine tasks; each service call is stubbed where replace.py makes it."""
 import json
 
 import pytest
+from openstack import exceptions as sdk_exceptions
 
 from ha_actions import replace
 
@@ -30,7 +31,10 @@ class Calls(list):
 def calls(monkeypatch):
     """The calls replace.py makes, in order; ``answers`` may be changed by a test."""
     made, answers = Calls(), {"look": dict(LOOK), "guard": FREE, "limits": {"status": "ok"},
-                         "health": {"failed": ["s-2"], "details": {"s-2": {"status": "ERROR"}}}}
+                         "health": {"failed": ["s-2"], "details": {"s-2": {"status": "ERROR"}}},
+               "patched": {"stack": "asg/sid", "parameters": {},
+                           "previous_updated_time": ""},
+               "heat": {"id": "sid", "stack_name": "asg", "stack_status": "CREATE_COMPLETE"}}
 
     def record(name, key=None):
         def call(*args, **kwargs):
@@ -42,6 +46,10 @@ def calls(monkeypatch):
     monkeypatch.setattr(replace.orchestration, "mark_members",
                         lambda conn, ref, names, reason: made.append(("mark", ref, names))
                         or names)
+    monkeypatch.setattr(replace.orchestration, "update_existing",
+                        lambda conn, ref, before: made.append(("patch", ref))
+                        or answers["patched"])
+    monkeypatch.setattr(replace.orchestration, "get_stack", lambda conn, ref: answers["heat"])
     monkeypatch.setattr(replace.workflow, "running_runs", lambda conn, wf: made.append(
         ("running", wf)) or ["run"])
     monkeypatch.setattr(replace.workflow, "concurrent_runs", lambda connect, *args, **kw:
@@ -133,6 +141,31 @@ def test_a_batch_marks_its_members_only_when_asked_and_heat_is_not_busy(calls, m
     got = replace.inspect_batch(lambda: "conn", "asg/sid", "group", ["m-1"], "why", mark)
     assert got.get("marked") == marked
     assert (("mark", "asg-group/gid", ["m-1"]) in calls) is bool(marked)
+    # Once marked, the root stack's PATCH goes out at once; update_stack only waits on it.
+    assert got["patched"] == (calls.answers["patched"] if marked else None)
+    assert [c for c in calls if c[0] in ("mark", "patch")] == (
+        [("mark", "asg-group/gid", ["m-1"]), ("patch", "asg/sid")] if marked else [])
+
+
+def test_a_patch_that_did_not_go_out_is_left_to_update_stack(calls, monkeypatch):
+    def refused(conn, ref, before):
+        raise sdk_exceptions.ConflictException("409: the stack is busy")
+
+    monkeypatch.setattr(replace.orchestration, "update_existing", refused)
+    got = replace.inspect_batch(lambda: "conn", "asg/sid", "group", ["m-1"], "why")
+    assert got["marked"] == ["m-1"] and got["patched"] is None
+
+
+def test_an_update_heat_already_runs_is_waited_on_not_patched_over(calls):
+    """A try of the batch's inspect lost with its executor after its PATCH: the next try
+    takes Heat's update in progress as its own, from the time of the run's look."""
+    calls.answers["heat"] = dict(calls.answers["heat"], stack_status="UPDATE_IN_PROGRESS",
+                                 updated_time="2026-12-07T09:00:05Z")
+    look = dict(LOOK, stack=dict(LOOK["stack"], updated_time="2026-12-07T08:00:00Z"))
+    got = replace.inspect_batch(lambda: "conn", "asg/sid", "group", ["m-0"], look=look)
+    assert got["patched"] == {"stack": "asg/sid", "parameters": {},
+                              "previous_updated_time": "2026-12-07T08:00:00Z"}
+    assert "patch" not in [c[0] for c in calls]
 
 
 def test_the_request_is_checked_before_any_call(calls):
@@ -145,7 +178,8 @@ def test_the_request_is_checked_before_any_call(calls):
 
 def test_the_first_batch_takes_the_runs_look(calls):
     got = replace.inspect_batch(lambda: "conn", "asg/sid", "group", ["m-0"], look=LOOK)
-    assert got["marked"] == ["m-0"] and calls == [("mark", "asg-group/gid", ["m-0"])]
+    assert got["marked"] == ["m-0"]
+    assert calls == [("mark", "asg-group/gid", ["m-0"]), ("patch", "asg/sid")]
 
 
 def test_verify_reads_the_group_after_and_checks_the_replacement(calls):
