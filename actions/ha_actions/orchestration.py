@@ -337,21 +337,26 @@ def mark_healthy(conn, ref, resource):
     sdk_exceptions.raise_from_response(resp)
 
 
-def update_existing(conn, stack, parameters=None, before=None):
+def update_existing(conn, stack, parameters=None, unless_busy_since=None):
     """PATCH a stack (existing=true) with only ``parameters`` ({} or None: no change).
 
     Heat converges it again: replaces the resources marked unhealthy, applies the new
     parameter values. Returns the stack's ``ref`` and its ``updated_time`` before the
-    PATCH ('' if none) for ``stack_progress``'s previous_updated_time (``before``: the
-    stack as Heat showed it just now, else read first).
+    PATCH ('' if none) for ``stack_progress``'s previous_updated_time. With
+    ``unless_busy_since`` (an updated_time the caller looked at), a stack Heat already
+    updates is not PATCHed over: that update is returned as this one, waited on from then
+    (a try of the caller lost with its executor after its PATCH sent it).
     """
-    before = before or get_stack(conn, stack)
+    before = get_stack(conn, stack)
     ref = stack_ref(before)
+    answer = {"stack": ref, "parameters": parameters or {},
+              "previous_updated_time": before.get("updated_time") or ""}
+    if unless_busy_since is not None and stack_summary(before)["in_progress"]:
+        return dict(answer, previous_updated_time=unless_busy_since)
     body = {"parameters": parameters} if parameters else {}
     resp = conn.orchestration.patch("/stacks/%s" % ref, json=body)
     sdk_exceptions.raise_from_response(resp)
-    return {"stack": ref, "parameters": parameters or {},
-            "previous_updated_time": before.get("updated_time") or ""}
+    return answer
 
 
 def servers_in_progress(conn, ref, nested_depth=MEMBER_DEPTH + 1):

@@ -82,20 +82,10 @@ def inspect_batch(connect, stack, group, members, reason=None, mark=True, look=N
     if mark and not look["busy"]:
         look["marked"] = orchestration.mark_members(connect(), look["group"]["ref"], members,
                                                     reason)
-        look["patched"] = head_start(lambda: _start_update(connect(), look["stack"]))
+        look["patched"] = head_start(lambda: orchestration.update_existing(
+            connect(), look["stack"]["ref"],
+            unless_busy_since=look["stack"].get("updated_time") or ""))
     return look
-
-
-def _start_update(conn, looked):
-    """orchestration.update_existing of the stack ``looked`` at (its stack_summary) when
-    Heat is not working on it; when it is, that update (a try of this action lost with
-    its executor sent it), waited on from the time looked at, is not PATCHed over."""
-    stack = orchestration.get_stack(conn, looked["ref"])
-    now = orchestration.stack_summary(stack)
-    if now["in_progress"]:
-        return {"stack": now["ref"], "parameters": {},
-                "previous_updated_time": looked.get("updated_time") or ""}
-    return orchestration.update_existing(conn, now["ref"], before=stack)
 
 
 def verify(connect, stack, group, before, names):

@@ -121,7 +121,9 @@ def end_lost_execution(conn, execution_id, by, quiet_s):
 
 # How long a run waits for a younger rival's guard: to be handed its input (its earlier
 # tasks take about a second) and, when it missed this run, to decide (it may wait on its
-# own younger rivals). One that has not looked by then will see this run.
+# own younger rivals). One that has not been handed its input by then is taken as one
+# that will see this run (it may have listed the runs before this one was visible: only
+# a Mistral that late scheduling its guard makes that wrong).
 CONFIRM_S = 30.0
 CONFIRM_INTERVAL = 0.25
 
@@ -172,7 +174,7 @@ def seen_by_younger(conn, me_id, younger_ids, timeout=CONFIRM_S, interval=CONFIR
     its input within ``timeout`` s: True, it counted ``me_id`` as older; False, it missed
     it and went on (or had not decided by then); None, it missed it but yielded itself.
     One that ended first is left out (it changes nothing now), as is one still before
-    its guard at the end (it will see ``me_id``)."""
+    its guard at the end (taken as one that will see ``me_id``: see CONFIRM_S)."""
     seen, pending = {}, list(younger_ids)
     deadline = clock() + timeout
     while pending:

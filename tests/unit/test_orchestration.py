@@ -380,6 +380,20 @@ class TestChanges:
         assert heat.last_request.json() == {"parameters": {"active": "server_b"}}
         assert result["previous_updated_time"] == ""
 
+    def test_an_update_heat_already_runs_is_waited_on_not_patched_over(self, conn, heat):
+        """A try of the caller lost with its executor after its PATCH: the next try takes
+        Heat's update in progress as its own, from the time the caller looked at."""
+        mock_root(heat, status="UPDATE_IN_PROGRESS", updated="2026-12-07T09:00:05Z")
+        result = orch.update_existing(conn, "web", unless_busy_since="2026-12-07T08:00:00Z")
+        assert result == {"stack": "%s/%s" % ROOT, "parameters": {},
+                          "previous_updated_time": "2026-12-07T08:00:00Z"}
+        assert "PATCH" not in [r.method for r in heat.request_history]
+        mock_root(heat, updated="2026-12-07T09:00:05Z")
+        heat.patch("%s/stacks/%s/%s" % (HEAT, ROOT[0], ROOT[1]), status_code=202)
+        assert orch.update_existing(conn, "web", unless_busy_since="2026-12-07T08:00:00Z")[
+            "previous_updated_time"] == "2026-12-07T09:00:05Z"  # not busy: PATCHed
+        assert heat.last_request.method == "PATCH"
+
     def events(self, heat, *times):
         heat.get("%s/stacks/%s/%s/events" % (HEAT, ROOT[0], ROOT[1]),
                  json={"events": [{"event_time": t} for t in times]})

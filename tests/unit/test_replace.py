@@ -33,8 +33,7 @@ def calls(monkeypatch):
     made, answers = Calls(), {"look": dict(LOOK), "guard": FREE, "limits": {"status": "ok"},
                          "health": {"failed": ["s-2"], "details": {"s-2": {"status": "ERROR"}}},
                "patched": {"stack": "asg/sid", "parameters": {},
-                           "previous_updated_time": ""},
-               "heat": {"id": "sid", "stack_name": "asg", "stack_status": "CREATE_COMPLETE"}}
+                           "previous_updated_time": ""}}
 
     def record(name, key=None):
         def call(*args, **kwargs):
@@ -47,9 +46,8 @@ def calls(monkeypatch):
                         lambda conn, ref, names, reason: made.append(("mark", ref, names))
                         or names)
     monkeypatch.setattr(replace.orchestration, "update_existing",
-                        lambda conn, ref, before: made.append(("patch", ref))
-                        or answers["patched"])
-    monkeypatch.setattr(replace.orchestration, "get_stack", lambda conn, ref: answers["heat"])
+                        lambda conn, ref, unless_busy_since: made.append(("patch", ref))
+                        or dict(answers["patched"], since=unless_busy_since))
     monkeypatch.setattr(replace.workflow, "running_runs", lambda conn, wf: made.append(
         ("running", wf)) or ["run"])
     monkeypatch.setattr(replace.workflow, "concurrent_runs", lambda connect, *args, **kw:
@@ -142,13 +140,13 @@ def test_a_batch_marks_its_members_only_when_asked_and_heat_is_not_busy(calls, m
     assert got.get("marked") == marked
     assert (("mark", "asg-group/gid", ["m-1"]) in calls) is bool(marked)
     # Once marked, the root stack's PATCH goes out at once; update_stack only waits on it.
-    assert got["patched"] == (calls.answers["patched"] if marked else None)
+    assert got["patched"] == (dict(calls.answers["patched"], since="") if marked else None)
     assert [c for c in calls if c[0] in ("mark", "patch")] == (
         [("mark", "asg-group/gid", ["m-1"]), ("patch", "asg/sid")] if marked else [])
 
 
 def test_a_patch_that_did_not_go_out_is_left_to_update_stack(calls, monkeypatch):
-    def refused(conn, ref, before):
+    def refused(conn, ref, unless_busy_since):
         raise sdk_exceptions.ConflictException("409: the stack is busy")
 
     monkeypatch.setattr(replace.orchestration, "update_existing", refused)
@@ -156,16 +154,13 @@ def test_a_patch_that_did_not_go_out_is_left_to_update_stack(calls, monkeypatch)
     assert got["marked"] == ["m-1"] and got["patched"] is None
 
 
-def test_an_update_heat_already_runs_is_waited_on_not_patched_over(calls):
+def test_an_update_heat_already_runs_is_waited_on_from_the_runs_look(calls):
     """A try of the batch's inspect lost with its executor after its PATCH: the next try
-    takes Heat's update in progress as its own, from the time of the run's look."""
-    calls.answers["heat"] = dict(calls.answers["heat"], stack_status="UPDATE_IN_PROGRESS",
-                                 updated_time="2026-12-07T09:00:05Z")
+    hands over the time of the run's look, so that Heat's update in progress is taken as
+    its own (orchestration.update_existing's unless_busy_since, tested there)."""
     look = dict(LOOK, stack=dict(LOOK["stack"], updated_time="2026-12-07T08:00:00Z"))
     got = replace.inspect_batch(lambda: "conn", "asg/sid", "group", ["m-0"], look=look)
-    assert got["patched"] == {"stack": "asg/sid", "parameters": {},
-                              "previous_updated_time": "2026-12-07T08:00:00Z"}
-    assert "patch" not in [c[0] for c in calls]
+    assert got["patched"]["since"] == "2026-12-07T08:00:00Z"
 
 
 def test_the_request_is_checked_before_any_call(calls):
